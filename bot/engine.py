@@ -1,0 +1,90 @@
+"""The engine: one question in, one ranked Answer out. No Slack here, so the CLI starts fast.
+
+Ranking order (issue 2): codes recognised in the text come first, in order of appearance; then the other
+entries those codes could also mean (a twin in another source), then weaker evidence ranked by score:
+numbers whose meaning depends on context, typos of codes, and plain-words matches.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from .answer import Answer, Match
+from .catalog import Catalog, Entry, default_knowledge_dir, load
+from .ids import find_ids, ids_near
+from .recognize import Candidate, Hit, Recognizer
+from .symptoms import SymptomIndex
+from .text import normalize
+
+MAX_OTHERS = 5
+ALTERNATE_SCORE = 92.0
+MAX_QUERY_CHARS = 100_000
+
+
+class Engine:
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.recognizer = Recognizer(catalog)
+        self.symptoms = SymptomIndex(catalog)
+        self.entries_by_key = catalog.by_key()
+
+    def ask(self, question: str) -> Answer:
+        """Answer a code, a symptom in words, or a pasted log (Slack markup accepted as-is)."""
+        text = normalize(question[:MAX_QUERY_CHARS])
+        found = self.recognizer.find(text)
+        answer = Answer(query=question, ids=find_ids(text), notes=found.notes)
+        matches: dict[str, Match] = {}
+        strong = [h for h in found.hits if h.strong]
+        for hit in strong:
+            self._add(matches, hit, hit.candidates[0], 100.0, True, text)
+        for hit in strong:
+            for cand in hit.candidates[1:]:
+                self._add(matches, hit, cand, ALTERNATE_SCORE, False, text)
+        if not strong:
+            for hit in found.hits:
+                for rank, cand in enumerate(hit.candidates):
+                    self._add(matches, hit, cand, hit.score - 2 * rank, False, text)
+            for scored in self.symptoms.search(text):
+                key = scored.entry.key
+                if key not in matches or matches[key].score < scored.score:
+                    matches[key] = self._match(scored.entry, scored.score, "symptom", None, scored.facets, False)
+        recognised = [m for m in matches.values() if m.recognised]
+        others = sorted((m for m in matches.values() if not m.recognised), key=lambda m: -m.score)
+        answer.matches = recognised + others[:MAX_OTHERS]
+        for match in answer.matches:
+            match.related = self.related(match)
+        return answer
+
+    def _add(self, matches: dict[str, Match], hit: Hit, cand: Candidate, score: float, recognised: bool, text: str) -> None:
+        key = cand.entry.key
+        if key in matches and (matches[key].recognised or matches[key].score >= score):
+            return
+        match = self._match(cand.entry, score, cand.via, hit.token, cand.facets, recognised)
+        match.ids = ids_near(text, hit.start)
+        matches[key] = match
+
+    def _match(self, entry: Entry, score: float, via: str, token: str | None, facets: dict, recognised: bool) -> Match:
+        return Match(entry=entry, source=self.catalog.sources[entry.source], score=score, via=via, token=token,
+                     facets=dict(facets), recognised=recognised)
+
+    def related(self, match: Match) -> list[Entry]:
+        """See-also entries: the entry's own links, plus the SIP code a Vapi SIP reason embeds."""
+        keys = list(match.entry.related)
+        if match.facets.get("component") == "sip" and "http_status" in match.facets:
+            keys.append(f"sip:{match.facets['http_status']}")
+        out: list[Entry] = []
+        for key in keys:
+            entry = self.entries_by_key.get(key)
+            if entry is not None and entry is not match.entry and entry not in out:
+                out.append(entry)
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def _engine_for(directory: str) -> Engine:
+    return Engine(load(Path(directory)))
+
+
+def get_engine(directory: Path | None = None) -> Engine:
+    """The engine for a knowledge directory, built once per process (Slack workers share it)."""
+    return _engine_for(str(directory or default_knowledge_dir()))

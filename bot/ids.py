@@ -1,0 +1,70 @@
+"""Ids and facts in pasted text that a vendor's support will ask for (session ids, call ids, times, numbers).
+
+Found once per question; a log paste also gets them per code, from the lines around each code.
+"""
+from __future__ import annotations
+
+import re
+
+from .answer import FoundId
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_IDVAL = rf"(?:{_UUID}|[A-Za-z0-9][A-Za-z0-9_.\-]{{1,80}})"
+_SEP = r"""["']?\s*[:=]\s*["']?"""
+
+# (kind, pattern); the first group is the value. Order matters only for the label of equal values.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("8x8 sessionId", re.compile(rf"\bsession(?:_?id|Id)?{_SEP}({_IDVAL})", re.I)),
+    ("8x8 callId", re.compile(rf"\b(?:callA|callB|leg)[^{{}}]{{0,40}}?callId{_SEP}({_IDVAL})")),
+    ("Call-ID", re.compile(r"^\s*(?:Call-ID|i)\s*:\s*(\S+)", re.I | re.M)),
+    ("call id", re.compile(rf"""\b(?:call_?id|callId|call[._]id|"call"\s*:\s*\{{\s*"id"|call){_SEP}({_IDVAL})""", re.I)),
+    ("assistant id", re.compile(rf"\bassistant_?id{_SEP}({_IDVAL})", re.I)),
+    ("subAccountId", re.compile(rf"\bsub_?account_?id{_SEP}({_IDVAL})", re.I)),
+    ("timestamp", re.compile(r"\b(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")),
+    ("time", re.compile(r"(?<![\d:.])(\d\d:\d\d:\d\d(?:\.\d+)?)(?![\d:])")),
+    ("phone number", re.compile(r"(?<![\w+])(\+\d{8,15})\b")),
+)
+
+
+def _label(kind: str, text: str) -> str:
+    """Name a generic call id after the vendor the text is about, as support desks ask for it."""
+    if kind != "call id":
+        return kind
+    low = text.lower()
+    for word, label in (("vapi", "Vapi call id"), ("endedreason", "Vapi call id"), ("voxifi", "Voxifi call id"),
+                        ("8x8", "8x8 callId")):
+        if word in low:
+            return label
+    return kind
+
+
+def find_ids(text: str) -> list[FoundId]:
+    """Every id in `text`, first appearance first, without duplicates."""
+    found: list[tuple[int, FoundId]] = []
+    seen: set[str] = set()
+    for kind, rx in _RULES:
+        for m in rx.finditer(text):
+            value = m.group(1).strip("\"',;")
+            if value in seen or len(value) < 2:
+                continue
+            if kind == "time" and any(value in f.value for _, f in found):
+                continue
+            seen.add(value)
+            found.append((m.start(1), FoundId(_label(kind, text), value)))
+    return [f for _, f in sorted(found, key=lambda p: p[0])]
+
+
+def ids_near(text: str, position: int, lines: int = 0) -> list[FoundId]:
+    """Ids on the line holding `position` and up to `lines` lines either side (a log record and its neighbours)."""
+    start = position
+    for _ in range(lines + 1):
+        start = text.rfind("\n", 0, max(start - 1, 0)) if start > 0 else -1
+        if start < 0:
+            break
+    end = position
+    for _ in range(lines + 1):
+        nxt = text.find("\n", end + 1)
+        end = nxt if nxt >= 0 else len(text)
+        if nxt < 0:
+            break
+    return find_ids(text[max(start, 0):end])

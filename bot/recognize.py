@@ -1,0 +1,304 @@
+"""Recognition: every code a person typed or pasted, in order of appearance.
+
+Three shapes of code are looked for: word codes (`customer-busy`, `call.start.error-get-org`,
+`NO_ROUTE_DESTINATION`), numbers (`-2008`, `SIP/2.0 486`, `cause=16`) and reason phrases in words
+("Busy Here", "Customer Did Not Answer"). Numbers are only taken where the text around them says they
+are codes, so timestamps, ports, durations, phone numbers and ids never become codes.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from . import vapi
+from .catalog import Catalog, Entry
+from .text import code_key
+
+WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
+NUMBER = re.compile(r"-?\d+")
+PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+MAX_PHRASE = 7
+
+# What the words right before a number say it is.
+Q850_KEY = re.compile(r"(?:cause|q\.?850)[a-z_\-]{0,8}(?:\s+(?:code|value|no\.?|number))?[\"']?\s*[:=;]?\s*[\"']?\s*$")
+SIP_KEY = re.compile(
+    r"(?:sip(?:/2\.0)?|invite|reply|response|rs|reason)[a-z_\-]{0,16}(?:\s+(?:code|status|response|error))?"
+    r"[\"']?\s*[:=]?\s*[\"']?\s*[\[(]?\s*$")
+CODE_KEY = re.compile(
+    r"(?:error|err|errorcode|error_code|code|status|statuscode|status_code|errno|returned|returning|got|with|http(?:/[\d.]+)?)"
+    r"[\"']?\s*[:=]?\s*[\"']?\s*$")
+SIP_WORDS = re.compile(
+    r"\b(?:sip|invite|trunk|carrier|sbc|kamailio|opensips|asterisk|freeswitch|pjsip|livekit|jambonz|drachtio|"
+    r"registrar|proxy|bye|siptrunk|sip-trunk|telnyx|gateway)\b", re.I)
+HTTP_WORDS = re.compile(r"\b(?:http|https|api|endpoint|rest|curl|request|webhook|json)\b", re.I)
+NOT_A_CODE_BEFORE = re.compile(
+    r"\b(?:port|ports|ref|reference|ticket|inc|pr|issue|version|v|line|room|floor|order|build|pid|job|id|"
+    r"duration|timeout|latency|after|took|took about|for|over|under|about|every|last|top|page|step|"
+    r"websocket|ws|close|closed)\s*[:=#]?\s*$", re.I)
+UNIT_AFTER = re.compile(
+    r"^\s*(?:ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?|kb|mb|gb|%|x|calls?|times|users?|"
+    r"people|percent|concurrent|agents?|retries|attempts|chars?|characters|bytes|khz|hz|kbps)\b", re.I)
+OTHER_VENDORS = {"twilio": "Twilio", "telnyx": "Telnyx", "plivo": "Plivo", "bandwidth": "Bandwidth",
+                 "sinch": "Sinch", "signalwire": "SignalWire", "cloudflare": "Cloudflare", "nexmo": "Vonage"}
+OTHER_VENDOR_RX = re.compile(r"\b(" + "|".join(OTHER_VENDORS) + r")\b", re.I)
+FUZZY_CUTOFF = 88.0
+
+
+@dataclass
+class Candidate:
+    entry: Entry
+    via: str
+    facets: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    """One code found in the text and the catalog entries it can stand for, most likely first."""
+
+    start: int
+    end: int
+    token: str
+    candidates: list[Candidate]
+    strong: bool
+    context: str = ""
+    score: float = 100.0
+
+
+@dataclass
+class Recognition:
+    hits: list[Hit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Recognizer:
+    """Indexes built once per catalog; `find` does no per-query rebuilding."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.by_key: dict[str, list[Entry]] = {}
+        for entry in catalog.entries:
+            for name in (entry.code, *entry.aliases):
+                bucket = self.by_key.setdefault(code_key(name), [])
+                if entry not in bucket:
+                    bucket.append(entry)
+        self.families = [(e, tuple(p.lower() for p in e.patterns)) for e in catalog.entries if e.patterns]
+        self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 8 and ("-" in k[1:] or "." in k))
+        self.sip = {e.code: e for e in catalog.entries if e.source == "sip"}
+        self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
+
+    # ---- word codes -------------------------------------------------------------------------------
+    def family(self, code: str) -> Candidate | None:
+        """The family entry for a structured code: patterns that match, facets that agree, most specific."""
+        facets = vapi.parse(code)
+        best: tuple[int, int, Entry] | None = None
+        for entry, patterns in self.families:
+            if not any(fnmatch.fnmatchcase(code, p) for p in patterns):
+                continue
+            fixed = entry.facet_map
+            if any(str(facets.get(k)) != str(v) for k, v in fixed.items()):
+                continue
+            specificity = max(len(p.replace("*", "")) for p in patterns if fnmatch.fnmatchcase(code, p))
+            rank = (len(fixed), specificity, entry)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        return Candidate(best[2], "pattern", facets) if best else None
+
+    def word_code(self, token: str) -> list[Candidate]:
+        key = code_key(token)
+        options = [key, *vapi.expansions(key)]
+        for option in options:
+            if option in self.by_key:
+                facets = vapi.parse(option)
+                return [Candidate(e, "exact", {**e.facet_map, **facets}) for e in self.by_key[option]]
+        for option in options:
+            if vapi.split_prefix(option)[0] is not None:
+                found = self.family(option)
+                if found:
+                    return [found]
+        return []
+
+    def fuzzy(self, token: str) -> list[tuple[Candidate, float]]:
+        """Typos of word codes (`asistant-not-found`): close spellings of known codes and aliases."""
+        key = code_key(token)
+        if len(key) < 8:
+            return []
+        found = process.extract(key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3)
+        out: list[tuple[Candidate, float]] = []
+        for name, ratio, _ in found:
+            for entry in self.by_key[name]:
+                out.append((Candidate(entry, "fuzzy", entry.facet_map), ratio))
+        return out
+
+    # ---- numbers ----------------------------------------------------------------------------------
+    def _ordered(self, entries: list[Entry], prefer: str, text: str) -> list[Entry]:
+        low = text.lower()
+
+        def rank(e: Entry) -> tuple[int, int, int]:
+            words = self.vendor_words.get(e.source, ())
+            mentioned = any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in words)
+            return (0 if e.source == prefer else 1, 0 if mentioned else 1, self.catalog.sources[e.source].rank)
+        return sorted(entries, key=rank)
+
+    def number(self, text: str, m: re.Match[str], whole: bool, notes: list[str]) -> Hit | None:
+        raw = m.group(0)
+        start, end = m.start(), m.end()
+        sign = raw.startswith("-")
+        digits = raw.lstrip("-")
+        before_char = text[start - 1] if start else " "
+        after = text[end:end + 24]
+        next_char = after[:1] or " "
+        if sign and (before_char.isalnum() or before_char in "-._/"):
+            return None
+        if not sign and (before_char.isalnum() or before_char in ".-/+#$_"):
+            return None
+        if next_char.isalnum() or next_char in "_%" or re.match(r"[.:,/-]\d", after):
+            return None
+        if len(digits) > 6 or UNIT_AFTER.match(after):
+            return None
+        line_start = text.rfind("\n", 0, start) + 1
+        before = text[max(line_start, start - 48):start].lower()
+        line = text[line_start: (text.find("\n", end) + 1 or len(text) + 1) - 1]
+        if before_char == ":" and not (sign or CODE_KEY.search(before) or SIP_KEY.search(before) or Q850_KEY.search(before)):
+            return None
+        if NOT_A_CODE_BEFORE.search(before) and not (SIP_KEY.search(before) or Q850_KEY.search(before)):
+            return None
+        if sign:
+            found = self.by_key.get(raw, [])
+            ordered = self._ordered(found, "", text)
+            return Hit(start, end, raw, [Candidate(e, "exact", e.facet_map) for e in ordered], True, "code") if ordered else None
+        return self._positive(text, int(digits), digits, start, end, before, line, whole, notes)
+
+    def _positive(self, text: str, n: int, digits: str, start: int, end: int, before: str, line: str,
+                  whole: bool, notes: list[str]) -> Hit | None:
+        def hit(entries: list[Entry], strong: bool, context: str, token: str = digits) -> Hit | None:
+            if not entries:
+                return None
+            return Hit(start, end, token, [Candidate(e, "exact", e.facet_map) for e in entries], strong, context)
+
+        sip_key = bool(SIP_KEY.search(before))
+        if Q850_KEY.search(before) and "sip" not in before[-24:]:
+            found = [e for e in self.by_key.get(digits, []) if e.source == "q850"]
+            if not found and n > 0:
+                notes.append(f"cause {n} is not a Q.850 release cause in the catalog (valid causes are 1-127).")
+            return hit(found, True, "q850")
+        phrase_after = self._sip_phrase_after(digits, text[end:end + 40])
+        sip_line = bool(SIP_WORDS.search(line)) and not HTTP_WORDS.search(line)
+        if sip_key or phrase_after or (sip_line and 100 <= n <= 699 and CODE_KEY.search(before)):
+            if digits not in self.sip:
+                if 100 <= n <= 699:
+                    notes.append(f"{n} is not a registered SIP response code; {str(n)[0]}xx means "
+                                 f"{_SIP_CLASSES[str(n)[0]]}. Check the full status line in the SIP trace.")
+                return None
+            return hit(self._ordered(self.by_key.get(digits, []), "sip", text), True, "sip")
+        negative = self.by_key.get("-" + digits, [])
+        if negative and n >= 1000 and (whole or CODE_KEY.search(before)):
+            return hit(self._ordered(negative, "", text), True, "code", "-" + digits)
+        found = self.by_key.get(digits, [])
+        if not found or n < 100:
+            return None
+        sip_ctx = bool(SIP_WORDS.search(text))
+        http_ctx = bool(HTTP_WORDS.search(text))
+        prefer = "sip" if sip_ctx and not http_ctx else ""
+        ordered = self._ordered(found, prefer, text)
+        adjacent = re.search(r"(?:^|\b)([a-z0-9.\-]+)\W{0,3}$", before)
+        vendor_adjacent = bool(adjacent) and any(adjacent.group(1) in words for words in self.vendor_words.values())
+        strong = whole or vendor_adjacent or bool(CODE_KEY.search(before)) or (sip_ctx != http_ctx and len(text.split()) <= 8)
+        return hit(ordered, strong, "sip" if prefer else "number")
+
+    def _sip_phrase_after(self, digits: str, after: str) -> bool:
+        """`404 Not Found`, `486 (BUSY_HERE)`: the reason phrase of that very SIP code follows the number."""
+        entry = self.sip.get(digits)
+        if entry is None:
+            return False
+        tail = code_key(re.sub(r"[()\[\]\"']", " ", after))
+        return any(tail.startswith(code_key(name)) for name in (entry.title, *entry.aliases) if not name.isdigit())
+
+    # ---- phrases ----------------------------------------------------------------------------------
+    def phrases(self, text: str, taken: list[tuple[int, int]], whole: bool) -> list[Hit]:
+        """Codes and aliases written as words ("Busy Here", "Customer Did Not Answer"), longest first."""
+        words = [(m.start(), m.end(), m.group(0)) for m in PHRASE_WORD.finditer(text)]
+        used = [False] * len(words)
+        hits: list[Hit] = []
+        for size in range(min(MAX_PHRASE, len(words)), 0, -1):
+            for i in range(len(words) - size + 1):
+                if any(used[i:i + size]):
+                    continue
+                span = words[i:i + size]
+                s, e = span[0][0], span[-1][1]
+                if any(s < te and e > ts for ts, te in taken):
+                    continue
+                if not re.fullmatch(r"[A-Za-z' ]+", text[s:e]):
+                    continue
+                key = code_key(text[s:e])
+                entries = self.by_key.get(key)
+                if not entries:
+                    continue
+                if size == 1 and not whole:
+                    continue
+                shaped = all(w[0].isupper() for _, _, w in span if len(w) > 3) and size > 1
+                strong = whole or shaped
+                hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in self._ordered(entries, "", text)],
+                                strong, "phrase", 100.0 if strong else 82.0))
+                used[i:i + size] = [True] * size
+        return hits
+
+    # ---- all together -----------------------------------------------------------------------------
+    def find(self, text: str) -> Recognition:
+        """Every code in `text` (already normalised), in order of first appearance."""
+        out = Recognition()
+        stripped = text.strip().strip("\"'`.,;:!?()[]{}")
+        whole_words = len(stripped.split())
+        whole = whole_words <= 2
+        fuzzy_hits: list[Hit] = []
+        for m in WORD_TOKEN.finditer(text):
+            candidates = self.word_code(m.group(0))
+            if candidates:
+                out.hits.append(Hit(m.start(), m.end(), m.group(0), candidates, True, "word"))
+            elif vapi.looks_like_vapi(code_key(m.group(0))) and m.group(0).count("-") + m.group(0).count(".") >= 2:
+                for cand, ratio in self.fuzzy(m.group(0)):
+                    fuzzy_hits.append(Hit(m.start(), m.end(), m.group(0), [cand], False, "fuzzy", ratio * 0.9))
+        for m in NUMBER.finditer(text):
+            found = self.number(text, m, whole_words <= 3 or len(stripped) <= 6, out.notes)
+            if found:
+                out.hits.append(found)
+        taken = [(h.start, h.end) for h in out.hits]
+        out.hits.extend(self.phrases(text, taken, whole or whole_words <= 6 and text.strip() == stripped and _titled(stripped)))
+        if whole_words <= 6 and not any(h.strong for h in out.hits):
+            out.hits.extend(self._whole_query(stripped, fuzzy_hits))
+        out.hits.extend(fuzzy_hits)
+        self._other_vendor_note(text, out)
+        out.hits.sort(key=lambda h: h.start)
+        return out
+
+    def _whole_query(self, stripped: str, fuzzy_hits: list[Hit]) -> list[Hit]:
+        """A short question that is a code written with spaces or a typo in it ("customer endd call")."""
+        key = code_key(stripped)
+        if key in self.by_key or "-" not in key:
+            return []
+        return [Hit(0, len(stripped), stripped, [c], False, "fuzzy", r * 0.9)
+                for c, r in self.fuzzy(key) if not any(h.candidates[0].entry is c.entry for h in fuzzy_hits)]
+
+    def _other_vendor_note(self, text: str, out: Recognition) -> None:
+        if any(h.strong for h in out.hits):
+            return
+        vendor = OTHER_VENDOR_RX.search(text)
+        number = re.search(r"(?<![\w.\-])\d{4,6}(?![\w.])", text)
+        if vendor and number:
+            name = OTHER_VENDORS[vendor.group(1).lower()]
+            out.notes.append(f"{number.group(0)} looks like a {name} error code; {name}'s own codes are not in the "
+                             f"catalog yet. Look it up in {name}'s error reference.")
+
+
+def _titled(text: str) -> bool:
+    words = [w for w in text.split() if len(w) > 3]
+    return bool(words) and all(w[0].isupper() for w in words)
+
+
+_SIP_CLASSES = {
+    "1": "provisional (the call is still being set up)", "2": "success", "3": "redirection",
+    "4": "request failure (a problem with this request or this destination)",
+    "5": "server failure (a proxy, gateway or carrier failed)", "6": "global failure (final for every destination)",
+}

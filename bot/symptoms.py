@@ -1,0 +1,201 @@
+"""Plain-words matching: "caller hears silence after transfer" → the entries that describe that.
+
+A weighted word-overlap score over each entry's title, aliases, keywords, code words, meaning and symptom,
+with the synonyms voice engineers use, typo repair against the catalog's vocabulary, and a coverage
+requirement so that a question about lunch finds nothing instead of a guess.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from .catalog import Catalog, Entry
+from .text import content_words, stem, words
+
+FIELD_WEIGHTS = (("title", 3.0), ("aliases", 3.0), ("keywords", 2.6), ("code", 2.2), ("meaning", 1.0), ("symptom", 1.0))
+TOP_WEIGHT = 3.0
+SYNONYM_WEIGHT = 0.8
+MIN_COVERAGE = 0.5
+MIN_SCORE = 38.0
+MAX_SCORE = 96.0
+SOFTNESS = 0.25
+TYPO_CUTOFF = 80.0
+
+# Phrases on the left are how people say it; the words on the right are how the catalog says it.
+SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("dead air", "silence, silent, no audio"), ("silence", "silent, quiet, dead air, no audio"),
+    ("silent", "silence, quiet, no audio"), ("never rang", "did not ring, never connected, no ring"),
+    ("didn't ring", "never rang, did not ring"), ("no ring", "never rang, did not ring"),
+    ("not ringing", "never rang, did not ring"), ("dropped", "drop, disconnected, went dead, cut off"),
+    ("drops", "drop, disconnected, went dead"), ("cut off", "drop, disconnected, went dead"),
+    ("went dead", "drop, disconnected, dropped"), ("hung up", "hangup, ended, hang up"),
+    ("hangs up", "hangup, ended, hung up"), ("hang up", "hangup, hung up, ended"),
+    ("rate limited", "rate limit, 429, too many requests, throttled"), ("throttled", "rate limit, 429, too many requests"),
+    ("too many requests", "rate limit, 429"), ("out of credits", "credits, insufficient balance, quota, insufficient credits"),
+    ("no credit", "credits, insufficient balance"), ("no money", "balance, credits, insufficient"),
+    ("top up", "balance, credits, funds"), ("balance", "credits, funds"), ("credits", "balance, funds, credit"),
+    ("allow list", "whitelisted, whitelist, allowlist"), ("allowlist", "whitelisted, whitelist, allow list"),
+    ("whitelist", "whitelisted, allow list"), ("caller id", "msisdn, source number, cli"),
+    ("speech to text", "transcriber, stt, transcription"), ("stt", "transcriber, speech to text"),
+    ("asr", "transcriber, speech to text"), ("text to speech", "voice, tts, synthesize, synthesis"),
+    ("tts", "text to speech, synthesize"), ("busy signal", "busy"), ("engaged", "busy"),
+    ("no answer", "did not answer, not answered, unanswered"), ("nobody answered", "did not answer, no answer"),
+    ("didn't answer", "did not answer, no answer"), ("unanswered", "did not answer, no answer"),
+    ("voicemail", "voice mail, answering machine"), ("answering machine", "voicemail"),
+    ("api key", "credentials, unauthorized, authentication, invalid api key"), ("wrong", "incorrect, invalid"),
+    ("unauthorized", "authentication, credentials, 401"), ("forbidden", "403, permission denied"),
+    ("concurrent", "concurrency, capacity, simultaneous"), ("concurrency", "concurrent, simultaneous, capacity"),
+    ("capacity", "concurrent, trunk capacity"), ("overloaded", "overload, 503, capacity"),
+    ("down", "unreachable, not responding, not reachable"), ("unreachable", "connection failed, not reachable, down"),
+    ("timed out", "timeout"), ("time out", "timeout"), ("timeout", "timed out"), ("expired", "expiry, validity, expire"),
+    ("transfer", "forward, transferred, forwarding"), ("forward", "transfer, forwarding"),
+    ("not found", "does not exist, missing, deleted"), ("doesn't exist", "not found, missing"),
+    ("does not exist", "not found, missing"), ("deleted", "not found, no longer exists"),
+    ("llm", "model, language model"), ("model", "llm"), ("gpt", "openai, llm"), ("claude", "anthropic, llm"),
+    ("mp3", "audio file"), ("wav", "audio file"), ("recording", "audio file"),
+    ("mic", "microphone"), ("microphone", "mic"), ("hmac", "signature"), ("econnrefused", "connection refused, connection failed"),
+    ("e164", "e.164, format"), ("trunk", "sip, carrier"), ("carrier", "trunk, provider"),
+    ("garbled", "audio quality"), ("one way audio", "rtp, media"),
+    ("can't hear", "transcriber"), ("cannot hear", "transcriber"),
+)
+PROVIDER_NAMES = {
+    "openai": "openai", "anthropic": "anthropic", "elevenlabs": "eleven-labs", "eleven labs": "eleven-labs",
+    "11labs": "eleven-labs", "deepgram": "deepgram", "cartesia": "cartesia", "playht": "playht",
+    "play.ht": "playht", "azure": "azure", "groq": "groq", "gemini": "google", "google": "google",
+    "assemblyai": "assembly-ai", "assembly ai": "assembly-ai", "gladia": "gladia", "speechmatics": "speechmatics",
+    "mistral": "mistral", "xai": "xai", "grok": "xai", "tavus": "tavus", "rime": "rime-ai", "soniox": "soniox",
+    "together": "together-ai", "perplexity": "perplexity-ai", "openrouter": "openrouter", "cerebras": "cerebras",
+    "deepseek": "deep-seek", "lmnt": "lmnt", "hume": "hume", "minimax": "minimax",
+}
+_PROVIDER_RX = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(PROVIDER_NAMES, key=len, reverse=True)) + r")\b")
+
+
+@dataclass
+class Scored:
+    entry: Entry
+    score: float
+    facets: dict[str, str | int]
+
+
+def _field_text(entry: Entry, name: str) -> str:
+    if name == "code":
+        return re.sub(r"[._\-*]+", " ", entry.code)
+    value = getattr(entry, name)
+    return " ".join(value) if isinstance(value, tuple) else value
+
+
+class SymptomIndex:
+    """Term weights per entry and inverse document frequencies, computed once per catalog."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.weights: list[dict[str, float]] = []
+        df: dict[str, int] = defaultdict(int)
+        for entry in catalog.entries:
+            terms: dict[str, float] = {}
+            for name, weight in FIELD_WEIGHTS:
+                for term in _terms(_field_text(entry, name)):
+                    terms[term] = max(terms.get(term, 0.0), weight)
+            self.weights.append(terms)
+            for term in terms:
+                df[term] += 1
+        n = max(len(catalog.entries), 1)
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        for i, terms in enumerate(self.weights):
+            for term in terms:
+                self.postings[term].append(i)
+        self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
+        self.synonyms = [(_terms(k, bigrams=False), _alternatives(v)) for k, v in SYNONYMS]
+        self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
+
+    def _repair(self, term: str) -> str:
+        """A word the catalog never uses, replaced by the closest word it does use (typos)."""
+        if term in self.idf or len(term) < 4 or term.isdigit():
+            return term
+        best = process.extractOne(term, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+        return best[0] if best else term
+
+    def _query(self, text: str) -> list[tuple[str, set[str]]]:
+        """Query words, each with the alternative words (synonyms) that also count for it."""
+        base = [self._repair(t) for t in _terms(text, bigrams=False)]
+        alts: list[tuple[str, set[str]]] = [(t, set()) for t in base]
+        for phrase, extra in self.synonyms:
+            size = len(phrase)
+            for i in range(len(base) - size + 1):
+                if base[i:i + size] == phrase:
+                    for j in range(i, i + size):
+                        alts[j][1].update(extra)
+        return alts
+
+    def search(self, text: str, limit: int = 8) -> list[Scored]:
+        """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE."""
+        low = text.lower()
+        steer = {sid for sid, ws in self.vendor_words.items() if any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in ws)}
+        provider = _PROVIDER_RX.search(low)
+        vendor_terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
+        if provider:
+            vendor_terms.update(stem(w) for w in words(provider.group(1)))
+        query = [(t, a) for t, a in self._query(low) if t not in vendor_terms]
+        if not query:
+            return []
+        bigrams = _bigrams([t for t, _ in query])
+        total = sum(self.idf.get(t, 4.0) for t, _ in query)
+        candidates: set[int] = set()
+        for term, alts in query:
+            for a in (term, *alts):
+                candidates.update(self.postings.get(a, ()))
+        results: list[Scored] = []
+        for i in candidates:
+            weights = self.weights[i]
+            got = covered = 0.0
+            for term, alts in query:
+                idf = self.idf.get(term, 4.0)
+                w = weights.get(term, 0.0)
+                if not w and alts:
+                    w = max((weights.get(a, 0.0) for a in alts), default=0.0) * SYNONYM_WEIGHT
+                if w:
+                    covered += idf
+                    got += idf * w / TOP_WEIGHT
+            coverage = covered / total
+            if coverage < MIN_COVERAGE:
+                continue
+            phrase_bonus = sum(0.06 for b in bigrams if b in weights)
+            entry = self.catalog.entries[i]
+            raw = (got / total) * 0.75 + coverage * 0.25 + phrase_bonus
+            raw *= 1 - 0.03 * (self.catalog.sources[entry.source].rank - 1)
+            if entry.source in steer:
+                raw *= 1.2
+            elif steer:
+                raw *= 0.9
+            score = MAX_SCORE * raw / (raw + SOFTNESS)
+            if score >= MIN_SCORE:
+                facets = dict(entry.facet_map)
+                if provider and entry.source == "vapi":
+                    facets["vendor"] = PROVIDER_NAMES[provider.group(1)]
+                results.append(Scored(entry, score, facets))
+        results.sort(key=lambda s: -s.score)
+        return results[:limit]
+
+
+def _alternatives(spec: str) -> set[str]:
+    """Comma-separated alternatives: a word stands for itself, a phrase for its word pairs (all must meet)."""
+    out: set[str] = set()
+    for phrase in spec.split(","):
+        terms = content_words(phrase)
+        out.update(_bigrams(terms) if len(terms) > 1 else terms)
+    return out
+
+
+def _bigrams(terms: list[str]) -> list[str]:
+    return [f"{a}_{b}" for a, b in zip(terms, terms[1:])]
+
+
+def _terms(text: str, bigrams: bool = True) -> list[str]:
+    ws = content_words(text)
+    return ws + _bigrams(ws) if bigrams else ws
+

@@ -1,0 +1,58 @@
+"""Text clean-up shared by recognition and plain-words matching.
+
+People paste codes from Slack (entities, link markup, code fences), from terminals (typographic minus
+signs) and from JSON; everything downstream sees one normal form.
+"""
+from __future__ import annotations
+
+import re
+
+_SLACK_LINK = re.compile(r"<((?:https?|mailto|tel):[^|>]*)(?:\|([^>]*))?>")
+_SLACK_REF = re.compile(r"<[@#!][^>]*>")
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
+                        "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "`": " "})
+_WORD = re.compile(r"[a-z0-9]+")
+
+STOPWORDS = frozenset("""
+a an the and or but if of to in on at by for from with without into onto over under about as is are was were be
+been being am do does did doing done have has had having it its it's this that these those there here i me my we
+our us you your he she they them their what which who whom whose when where why how all any some each every no
+not nor only own same so than too very can could should would will shall may might must just also get got getting
+please help hi hello hey thanks thank anyone someone somebody know tell explain mean means meaning seeing see
+saw keep keeps kept happen happens happened happening again still now today yesterday since after before
+while because then out up down off one two via vs per like really some lot lots
+""".split())
+
+
+def normalize(text: str) -> str:
+    """Slack markup and typographic characters turned into plain text (links keep their label)."""
+    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _SLACK_REF.sub(" ", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.translate(_MINUS)
+
+
+def code_key(text: str) -> str:
+    """The form codes and aliases are looked up by: lower case, runs of `_`, space and `-` as one `-`."""
+    return re.sub(r"[\s_\-]+", "-", text.strip().strip("\"'").lower()).rstrip("-")
+
+
+def stem(word: str) -> str:
+    """A deliberately small stemmer: enough to make 'dropped', 'drops' and 'drop' meet."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: len(word) - len(suffix)] + repl
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsaeiou":
+        word = word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens of a text (letters and digits)."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """Stemmed words that carry meaning (no stopwords), in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]

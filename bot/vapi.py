@@ -1,0 +1,126 @@
+"""Structured parsing of Vapi `endedReason` codes into facets.
+
+Vapi invents new provider codes faster than any list can follow (`pipeline-error-<provider>-<status>-...`),
+so the engine reads the structure instead of relying only on an exact list: who is at fault (prefix),
+which pipeline component failed, which provider, and which HTTP status the provider returned.
+"""
+from __future__ import annotations
+
+import re
+
+PREFIXES: tuple[tuple[str, str], ...] = (
+    ("call.in-progress.error-vapifault-", "vapifault"),
+    ("call.in-progress.error-providerfault-", "providerfault"),
+    ("call.start.error-vapifault-", "vapifault"),
+    ("call.in-progress.error-pipeline-", "pipeline"),
+    ("pipeline-error-", "pipeline"),
+    ("vapifault-", "vapifault"),
+    ("providerfault-", "providerfault"),
+)
+# Phase prefixes people drop when they copy a code from a dashboard or a shortened log line.
+SHORT_FORMS: tuple[str, ...] = ("call.in-progress.error-", "pipeline-error-")
+
+LLM_PROVIDERS = frozenset({
+    "anthropic", "anthropic-bedrock", "anthropic-vertex", "anyscale", "azure-openai", "baseten", "cerebras",
+    "custom-llm", "deep-seek", "deepinfra", "google", "groq", "inflection-ai", "minimax", "mistral", "openai",
+    "openrouter", "perplexity-ai", "runpod", "together-ai", "vapi", "xai",
+})
+VOICE_PROVIDERS = frozenset({
+    "azure", "cartesia", "custom", "deepgram", "eleven-labs", "hume", "inworld", "lmnt", "microsoft", "minimax",
+    "neets", "neuphonic", "openai", "playht", "rime-ai", "sesame", "smallest-ai", "vapi", "wellsaid", "xai",
+    "11labs",
+})
+TRANSCRIBER_PROVIDERS = frozenset({
+    "11labs", "assembly-ai", "azure-speech", "cartesia", "custom", "deepgram", "eleven-labs", "gladia", "google",
+    "openai", "soniox", "speechmatics", "talkscriber", "vapi", "xai",
+})
+VIDEO_PROVIDERS = frozenset({"tavus"})
+ALL_PROVIDERS = tuple(sorted(LLM_PROVIDERS | VOICE_PROVIDERS | TRANSCRIBER_PROVIDERS | VIDEO_PROVIDERS, key=len, reverse=True))
+
+# Words in the rest of a code that name the component outright, checked in this order.
+_COMPONENT_WORDS: tuple[tuple[str, str], ...] = (
+    ("transcriber", "transcriber"), ("returning-", "transcriber"), ("video", "video"),
+    ("voice", "voice"), ("llm", "llm"), ("first-message", "llm"),
+)
+# Where a provider serves several components and the code names none, the one it is mostly used for.
+_MAIN_COMPONENT = {"deepgram": "transcriber"}
+_STATUS = re.compile(r"(?:^|-)([1-5]\d\d)(?:-|$)")
+_VAPI_SHAPE = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
+
+
+def split_prefix(code: str) -> tuple[str | None, str]:
+    """(fault, rest of the code) for a prefixed code, else (None, code)."""
+    for prefix, fault in PREFIXES:
+        if code.startswith(prefix):
+            return fault, code[len(prefix):]
+    return None, code
+
+
+def _provider(rest: str) -> str | None:
+    return next((p for p in ALL_PROVIDERS if rest.startswith(p + "-")), None)
+
+
+def _component(provider: str, after: str) -> str:
+    for word, component in _COMPONENT_WORDS:
+        if word in after:
+            return component
+    if provider in _MAIN_COMPONENT:
+        return _MAIN_COMPONENT[provider]
+    for providers, component in ((LLM_PROVIDERS, "llm"), (VOICE_PROVIDERS, "voice"),
+                                 (TRANSCRIBER_PROVIDERS, "transcriber"), (VIDEO_PROVIDERS, "video")):
+        if provider in providers:
+            return component
+    return "other"
+
+
+def parse(code: str) -> dict[str, str | int]:
+    """Facets of a Vapi code: fault, component, vendor, http_status, each only where the code says it.
+
+    >>> parse("pipeline-error-openai-429-exceeded-quota")
+    {'fault': 'pipeline', 'component': 'llm', 'vendor': 'openai', 'http_status': 429}
+    """
+    code = code.lower()
+    fault, rest = split_prefix(code)
+    facets: dict[str, str | int] = {}
+    if fault:
+        facets["fault"] = fault
+    if rest.startswith(("outbound-sip-", "sip-")):
+        facets["component"] = "sip"
+    elif code.startswith("call.start."):
+        facets["component"] = "call-start"
+    elif fault:
+        provider = _provider(rest)
+        if provider:
+            after = rest[len(provider) + 1:]
+            facets["component"] = _component(provider, after)
+            facets["vendor"] = provider
+            rest = after
+        elif "transport" in rest:
+            facets["component"] = "transport"
+        elif any(word in rest for word, _ in _COMPONENT_WORDS):
+            facets["component"] = next(c for word, c in _COMPONENT_WORDS if word in rest)
+        elif fault != "pipeline":
+            facets["component"] = "platform"
+        elif "first-message" in rest:
+            facets["component"] = "llm"
+    status = _STATUS.search(rest)
+    if status and "component" in facets:
+        facets["http_status"] = int(status.group(1))
+    return facets
+
+
+def looks_like_vapi(token: str) -> bool:
+    """A lower-case kebab or dotted token that could be an endedReason (used before fuzzy matching)."""
+    return bool(_VAPI_SHAPE.match(token)) and ("-" in token or "." in token)
+
+
+def expansions(token: str) -> list[str]:
+    """Full spellings to try for a code quoted without its phase prefix (`vapifault-...`, `openai-llm-failed`)."""
+    fault, rest = split_prefix(token)
+    if fault is not None and token.startswith(("call.", "pipeline-error-")):
+        return []
+    if fault is not None:
+        return [SHORT_FORMS[0] + token]
+    if _provider(token) or token.startswith("outbound-sip-"):
+        return [p + token for p in ("pipeline-error-", "call.in-progress.error-vapifault-", "call.in-progress.error-providerfault-")]
+    return [SHORT_FORMS[0] + token]

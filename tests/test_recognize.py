@@ -1,0 +1,89 @@
+"""Recognition of codes in any text, and refusal of everything that only looks like a number."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import found, top
+
+EIGHT = {("8x8-voice", "-2008"), ("8x8-number-masking", "-2008")}
+
+
+@pytest.mark.parametrize("text", [
+    "-2008", "\u22122008", "\u20132008", "2008", "error 2008", "errorCode=-2008", '{"errorCode": -2008}',
+    "statusCode:-2008", "`-2008`", '"-2008"', "'-2008'", "```\nerrorCode=-2008\n```", "got -2008 again",
+    "ERRORCODE=-2008", "&lt;-2008&gt;",
+])
+def test_forms_of_an_8x8_code(ask, text: str) -> None:
+    assert top(ask(text)) in EIGHT, text
+
+
+def test_api_status_code_in_json(ask) -> None:
+    assert top(ask('{"statusCode":-1013,"statusMessage":"Invalid Callflow"}')) == ("8x8-voice-api", "-1013")
+    assert top(ask("statusCode:-1013")) == ("8x8-voice-api", "-1013")
+
+
+@pytest.mark.parametrize("text, code", [
+    ("endedReason=customer-did-not-answer", "customer-did-not-answer"),
+    ('"endedReason": "silence-timed-out"', "silence-timed-out"),
+    ("`assistant-forwarded-call`", "assistant-forwarded-call"),
+    ("CUSTOMER-BUSY", "customer-busy"),
+    ("<https://dashboard.vapi.ai/calls/1|customer-ended-call>", "customer-ended-call"),
+    ("endedReason=manually-canceled.", "manually-canceled"),
+])
+def test_vapi_code_forms(ask, text: str, code: str) -> None:
+    assert top(ask(text)) == ("vapi", code)
+
+
+def test_codes_in_order_of_appearance(ask) -> None:
+    text = "10:00:01 endedReason=voicemail call=b1\n10:00:09 errorCode=-2010 session=ab12\n10:00:12 endedReason=customer-busy"
+    got = found(ask(text))
+    assert [c for _, c in got] == ["voicemail", "-2010", "customer-busy"]
+
+
+def test_each_recognised_code_comes_before_alternatives(ask) -> None:
+    answer = ask("errorCode=-2004 then errorCode=-2006")
+    assert [m.entry.code for m in answer.matches[:2]] == ["-2004", "-2006"]
+    assert all(m.recognised for m in answer.matches[:2])
+    assert all(not m.recognised for m in answer.matches[2:])
+
+
+def test_slack_escaped_text(ask) -> None:
+    text = "&lt;@U123&gt; see `errorCode=-2005` &amp; <https://example.com/x|logs> <!channel>"
+    assert top(ask(text))[1] == "-2005"
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-23 10:20:08 call failed",           # date and time
+    "call at 12:20:10 lasted 2008 ms",            # duration
+    "dial +442008123456 please",                  # phone number
+    "proxy at 10.0.0.1:5060 refused",             # ip and port
+    "id c0ffee00-2008-4000-8000-000000002008",    # uuid
+    "hash 0x2008abcd and deadbeef-2008",          # hex ids
+    "INC-2008 is open",                           # ticket
+    "ref 20931 from the NOC",                     # reference number
+    "took 120 seconds to connect",                # duration in words
+    "websocket closed with code 1011",            # websocket close code
+    "-7777",                                      # unknown code
+    "-4242",
+])
+def test_never_a_code(ask, text: str) -> None:
+    assert ask(text).recognised == [], text
+
+
+def test_ids_found_for_escalation(ask) -> None:
+    answer = ask('ERROR 8x8 VSS sessionId=0c1d2e3f-1111-4a2b-9c3d-5e6f7a8b9c0d errorCode=-2003 at 2026-11-23T10:00:00Z')
+    kinds = {i.kind for i in answer.ids}
+    assert "8x8 sessionId" in kinds and "timestamp" in kinds
+    assert any(i.value.startswith("0c1d2e3f") for i in answer.recognised[0].ids)
+
+
+def test_vapi_call_id_in_end_of_call_report(ask) -> None:
+    answer = ask('{"type":"end-of-call-report","endedReason":"assistant-request-returned-error","call":{"id":"c0ffee00-0000-4000-8000-000000000001"}}')
+    assert ("Vapi call id", "c0ffee00-0000-4000-8000-000000000001") in {(i.kind, i.value) for i in answer.ids}
+
+
+def test_long_log_paste(ask) -> None:
+    lines = [f"2026-11-23T10:{i % 60:02d}:00Z worker ok latency=120ms call={i}" for i in range(400)]
+    lines[123] = "2026-11-23T10:03:00Z endedReason=pipeline-error-openai-429-exceeded-quota call=123"
+    answer = ask("\n".join(lines))
+    assert [m.token for m in answer.recognised] == ["pipeline-error-openai-429-exceeded-quota"]
