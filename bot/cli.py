@@ -84,6 +84,7 @@ def _lint(args: argparse.Namespace) -> int:
     catalog, problems = validate(directory)
     for problem in problems:
         print(problem)
+    sys.stdout.flush()
     if problems:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1

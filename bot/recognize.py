@@ -19,6 +19,10 @@ from .text import code_key
 
 WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
 NUMBER = re.compile(r"-?\d+")
+# A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
+KEYED_WORD = re.compile(
+    r"(?:ended_?reason|reason|status|call_?status|hangup_?cause|cause|disposition|outcome|result|error)"
+    r"[\"']?\s*[:=]\s*[\"']?([A-Za-z][A-Za-z]+)\b(?![\-.])", re.I)
 PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 MAX_PHRASE = 7
 
@@ -45,6 +49,7 @@ OTHER_VENDORS = {"twilio": "Twilio", "telnyx": "Telnyx", "plivo": "Plivo", "band
                  "sinch": "Sinch", "signalwire": "SignalWire", "cloudflare": "Cloudflare", "nexmo": "Vonage"}
 OTHER_VENDOR_RX = re.compile(r"\b(" + "|".join(OTHER_VENDORS) + r")\b", re.I)
 FUZZY_CUTOFF = 88.0
+WEAK_NUMBER_SCORE = 66.0
 
 
 @dataclass
@@ -176,7 +181,8 @@ class Recognizer:
         def hit(entries: list[Entry], strong: bool, context: str, token: str = digits) -> Hit | None:
             if not entries:
                 return None
-            return Hit(start, end, token, [Candidate(e, "exact", e.facet_map) for e in entries], strong, context)
+            return Hit(start, end, token, [Candidate(e, "exact", e.facet_map) for e in entries], strong, context,
+                       100.0 if strong else WEAK_NUMBER_SCORE)
 
         sip_key = bool(SIP_KEY.search(before))
         if Q850_KEY.search(before) and "sip" not in before[-24:]:
@@ -260,6 +266,11 @@ class Recognizer:
             elif vapi.looks_like_vapi(code_key(m.group(0))) and m.group(0).count("-") + m.group(0).count(".") >= 2:
                 for cand, ratio in self.fuzzy(m.group(0)):
                     fuzzy_hits.append(Hit(m.start(), m.end(), m.group(0), [cand], False, "fuzzy", ratio * 0.9))
+        for m in KEYED_WORD.finditer(text):
+            entries = self.by_key.get(code_key(m.group(1)))
+            if entries:
+                out.hits.append(Hit(m.start(1), m.end(1), m.group(1),
+                                    [Candidate(e, "exact", e.facet_map) for e in self._ordered(entries, "", text)], True, "word"))
         for m in NUMBER.finditer(text):
             found = self.number(text, m, whole_words <= 3 or len(stripped) <= 6, out.notes)
             if found:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..answer import Answer, FoundId, Match
 from ..catalog import ESCALATE_TO, OWNERS
+from ..text import normalize
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -96,6 +97,11 @@ def inline_code(text: str) -> str:
     """User text as inline code: one line, no backticks that could end the span early."""
     flat = " ".join(text.replace("`", "'").split())
     return f"`{escape(flat)}`" if flat else ""
+
+
+def quote_query(query: str) -> str:
+    """A question as Slack sent it (entities, `<@U…>`, `<url|label>`) shown as inert inline code."""
+    return inline_code(clip(normalize(query), QUERY_EXCERPT))
 
 
 def link(url: str, label: str) -> str:
@@ -181,10 +187,14 @@ def divider() -> Block:
 
 
 def block_text(block: Block) -> str:
-    """The readable text of a block, used for the fallback and for size budgets."""
-    if "text" in block:
-        return block["text"]["text"]
-    return " · ".join(e["text"] for e in block.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text"))
+    """The text of a block as mrkdwn, for the fallback `text` (which Slack parses) and for size budgets."""
+    objects = [block["text"]] if "text" in block else [e for e in block.get("elements", []) if "type" in e]
+    return " · ".join(_as_mrkdwn(o) for o in objects if o["type"] in ("mrkdwn", "plain_text"))
+
+
+def _as_mrkdwn(text_object: dict[str, Any]) -> str:
+    text = text_object["text"]
+    return escape(text) if text_object["type"] == "plain_text" else text
 
 
 def message(blocks: list[Block]) -> Message:
@@ -234,16 +244,20 @@ def code_label(match: Match) -> str:
     return f"{match.source.vendor} {code}"
 
 
-def render_answer(answer: Answer, *, lookup_id: int, asker: str | None = None,
+def render_answer(answer: Answer, *, lookup_id: int | None, asker: str | None = None,
                   escalation_owners: Collection[str] = ()) -> Reply:
-    """The full answer; only call it when `answer.matches` is not empty (else `render_nothing_found`)."""
+    """The full answer; only call it when `answer.matches` is not empty (else `render_nothing_found`).
+
+    Feedback buttons need the stored lookup, so there are none when `lookup_id` is None.
+    """
     main = main_matches(answer)
     single = len(main) == 1
     units = [_match_unit(m, m.ids or (answer.ids if single else []), lookup_id, escalation_owners) for m in main]
     others = [m for m in answer.matches if m not in main][:MAX_OTHERS]
     if others:
         units.append(sections("*Other possible matches*\n" + "\n".join(f"• {_short_line(m)}" for m in others)))
-    units.append(_feedback_unit(lookup_id))
+    if lookup_id is not None:
+        units.append(_feedback_unit(lookup_id))
     return Reply(headline=_headline(answer, main, asker), units=units)
 
 
@@ -252,7 +266,7 @@ def _headline(answer: Answer, main: list[Match], asker: str | None) -> list[Bloc
     if len(main) > MAX_HEADLINES:
         lines.append(f"…and {len(main) - MAX_HEADLINES} more codes, in the thread")
     notes = [f":information_source: {escape(n)}" for n in answer.notes]
-    asked = f"{user_mention(asker)} asked {inline_code(clip(answer.query, QUERY_EXCERPT))}" if asker else ""
+    asked = f"{user_mention(asker)} asked {quote_query(answer.query)}" if asker else ""
     extra = [context(*notes, asked)] if notes or asked else []
     return [*sections("\n".join(lines)), *extra]
 
@@ -266,7 +280,9 @@ def _headline_line(match: Match) -> str:
 
 
 def _short_line(match: Match) -> str:
-    return f"*{escape(code_label(match))}* · {escape(match.entry.title)} ({_quality(match)})"
+    """One line per alternative; the source title tells apart twins such as 8x8 Voice and Number Masking."""
+    return (f"*{escape(code_label(match))}* · {escape(match.entry.title)} "
+            f"_({escape(match.source.title)}; {_quality(match)})_")
 
 
 def _quality(match: Match) -> str:
@@ -274,7 +290,7 @@ def _quality(match: Match) -> str:
     return via if match.via in ("exact", "pattern") else f"{via}, {round(match.score)}%"
 
 
-def _match_unit(match: Match, ids: list[FoundId], lookup_id: int, escalation_owners: Collection[str]) -> list[Block]:
+def _match_unit(match: Match, ids: list[FoundId], lookup_id: int | None, escalation_owners: Collection[str]) -> list[Block]:
     entry = match.entry
     blocks = [header(f"{code_label(match)} · {entry.title}"),
               *sections(f"{escape(entry.meaning)}\n*What callers notice:* {escape(entry.symptom)}")]
@@ -290,7 +306,7 @@ def _match_unit(match: Match, ids: list[FoundId], lookup_id: int, escalation_own
         blocks += sections("*See also:* " + " · ".join(_related(match)))
     if not entry.normal and entry.owner in escalation_owners:
         ref = EscalationRef(key=entry.key, owner=entry.owner, label=f"{code_label(match)} · {entry.title}",
-                            ids=tuple((i.kind, i.value) for i in ids), lookup_id=lookup_id)
+                            ids=tuple((i.kind, i.value) for i in ids), lookup_id=lookup_id or 0)
         blocks.append({"type": "actions", "elements": [button("Escalate", ESCALATE, ref.to_value(), "danger")]})
     blocks.append(divider())
     return blocks
@@ -300,8 +316,9 @@ def _escalation_text(match: Match, ids: list[FoundId]) -> str:
     esc = match.entry.escalation
     if esc.to == "none":
         return "*Escalation:* not needed."
-    contact = f" ({escape(match.source.support_contact)})" if esc.to == "vendor-support" and match.source.support_contact else ""
-    lines = [f"*Escalate to {escape(ESCALATE_TO.get(esc.to, esc.to))}*{contact} {escape(esc.when)}"]
+    lines = [f"*Escalate to {escape(ESCALATE_TO.get(esc.to, esc.to))}:* {escape(esc.when)}"]
+    if esc.to == "vendor-support" and match.source.support_contact:
+        lines.append(f"*Contact:* {escape(match.source.support_contact)}")
     include = esc.include or match.source.support_ids
     if include:
         lines.append("*Include:* " + ", ".join(escape(i) for i in include))
@@ -345,7 +362,7 @@ TIPS = (
 
 def render_nothing_found(answer: Answer) -> Message:
     """No match: say so plainly, pass on the engine's notes, and show how to ask better."""
-    query = inline_code(clip(answer.query, QUERY_EXCERPT)) or "that"
+    query = quote_query(answer.query) or "that"
     notes = "\n".join(f":information_source: {escape(n)}" for n in answer.notes)
     text = f":mag: Nothing in the catalog matches {query}.\n{notes}".rstrip() + f"\n{TIPS}"
     return message([*sections(text), context("The question was recorded so the catalog can grow.")])
