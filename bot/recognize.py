@@ -32,8 +32,10 @@ SIP_KEY = re.compile(
     r"(?:sip(?:/2\.0)?|invite|reply|response|rs|reason)[a-z_\-]{0,16}(?:\s+(?:code|status|response|error))?"
     r"[\"']?\s*[:=]?\s*[\"']?\s*[\[(]?\s*$")
 CODE_KEY = re.compile(
-    r"(?:error|err|errorcode|error_code|code|status|statuscode|status_code|errno|returned|returning|got|with|http(?:/[\d.]+)?)"
+    r"(?:error|err|errorcode|error_code|code|status|statuscode|status_code|errno|http(?:/[\d.]+)?)"
     r"[\"']?\s*[:=]?\s*[\"']?\s*$")
+# Verbs that introduce a code only when the line is about SIP or HTTP ("the carrier returned 503").
+VERB_KEY = re.compile(r"\b(?:returned|returning|returns|got|gets|with|answered|answers|replied|replies|sent|sends|gave)\s*$")
 SIP_WORDS = re.compile(
     r"\b(?:sip|invite|trunk|carrier|sbc|kamailio|opensips|asterisk|freeswitch|pjsip|livekit|jambonz|drachtio|"
     r"registrar|proxy|bye|siptrunk|sip-trunk|telnyx|gateway)\b", re.I)
@@ -192,7 +194,7 @@ class Recognizer:
             return hit(found, True, "q850")
         phrase_after = self._sip_phrase_after(digits, text[end:end + 40])
         sip_line = bool(SIP_WORDS.search(line)) and not HTTP_WORDS.search(line)
-        if sip_key or phrase_after or (sip_line and 100 <= n <= 699 and CODE_KEY.search(before)):
+        if sip_key or phrase_after or (sip_line and 100 <= n <= 699 and (CODE_KEY.search(before) or VERB_KEY.search(before))):
             if digits not in self.sip:
                 if 100 <= n <= 699:
                     notes.append(f"{n} is not a registered SIP response code; {str(n)[0]}xx means "
@@ -211,7 +213,8 @@ class Recognizer:
         ordered = self._ordered(found, prefer, text)
         adjacent = re.search(r"(?:^|\b)([a-z0-9.\-]+)\W{0,3}$", before)
         vendor_adjacent = bool(adjacent) and any(adjacent.group(1) in words for words in self.vendor_words.values())
-        strong = whole or vendor_adjacent or bool(CODE_KEY.search(before)) or (sip_ctx != http_ctx and len(text.split()) <= 8)
+        keyed = bool(CODE_KEY.search(before)) or (bool(VERB_KEY.search(before)) and (sip_ctx or http_ctx or vendor_adjacent))
+        strong = whole or vendor_adjacent or keyed or (sip_ctx != http_ctx and len(text.split()) <= 8)
         return hit(ordered, strong, "sip" if prefer else "number")
 
     def _sip_phrase_after(self, digits: str, after: str) -> bool:

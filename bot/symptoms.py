@@ -17,13 +17,16 @@ from .catalog import Catalog, Entry
 from .text import content_words, stem, words
 
 FIELD_WEIGHTS = (("title", 3.0), ("aliases", 3.0), ("keywords", 2.6), ("code", 2.2), ("meaning", 1.0), ("symptom", 1.0))
-TOP_WEIGHT = 3.0
+TOP_WEIGHT = 4.0
+EXTRA_FIELD = 0.25
+FAMILY_FACTOR = 0.97
 SYNONYM_WEIGHT = 0.8
 MIN_COVERAGE = 0.5
+UNKNOWN_IDF = 2.5
 MIN_SCORE = 38.0
 MAX_SCORE = 96.0
 SOFTNESS = 0.25
-TYPO_CUTOFF = 80.0
+TYPO_CUTOFF = 82.0
 
 # Phrases on the left are how people say it; the words on the right are how the catalog says it.
 SYNONYMS: tuple[tuple[str, str], ...] = (
@@ -83,7 +86,7 @@ class Scored:
 
 def _field_text(entry: Entry, name: str) -> str:
     if name == "code":
-        return re.sub(r"[._\-*]+", " ", entry.code)
+        return re.sub(r"[._\-*?]+", " ", " ".join((entry.code, *entry.patterns)))
     value = getattr(entry, name)
     return " ".join(value) if isinstance(value, tuple) else value
 
@@ -96,10 +99,12 @@ class SymptomIndex:
         self.weights: list[dict[str, float]] = []
         df: dict[str, int] = defaultdict(int)
         for entry in catalog.entries:
-            terms: dict[str, float] = {}
+            per_field: dict[str, list[float]] = defaultdict(list)
             for name, weight in FIELD_WEIGHTS:
-                for term in _terms(_field_text(entry, name)):
-                    terms[term] = max(terms.get(term, 0.0), weight)
+                for term in set(_terms(_field_text(entry, name))):
+                    per_field[term].append(weight)
+            # The best field counts in full; a word repeated in other fields adds a little (it is central).
+            terms = {t: max(ws) + EXTRA_FIELD * (sum(ws) - max(ws)) for t, ws in per_field.items()}
             self.weights.append(terms)
             for term in terms:
                 df[term] += 1
@@ -110,6 +115,10 @@ class SymptomIndex:
             for term in terms:
                 self.postings[term].append(i)
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
+        self.by_initial: dict[str, list[str]] = defaultdict(list)
+        for term in self.vocabulary:
+            self.by_initial[term[0]].append(term)
+        self.phrases = [_phrases(entry) for entry in catalog.entries]
         self.synonyms = [(_terms(k, bigrams=False), _alternatives(v)) for k, v in SYNONYMS]
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
 
@@ -117,7 +126,8 @@ class SymptomIndex:
         """A word the catalog never uses, replaced by the closest word it does use (typos)."""
         if term in self.idf or len(term) < 4 or term.isdigit():
             return term
-        best = process.extractOne(term, self.vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
+        same_start = self.by_initial.get(term[0], [])
+        best = process.extractOne(term, same_start, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else term
 
     def _query(self, text: str) -> list[tuple[str, set[str]]]:
@@ -140,11 +150,13 @@ class SymptomIndex:
         vendor_terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
         if provider:
             vendor_terms.update(stem(w) for w in words(provider.group(1)))
-        query = [(t, a) for t, a in self._query(low) if t not in vendor_terms]
-        if not query:
+        query = self._query(low)
+        if not [t for t, _ in query if t not in vendor_terms]:
             return []
-        bigrams = _bigrams([t for t, _ in query])
-        total = sum(self.idf.get(t, 4.0) for t, _ in query)
+        plain = [t for t, _ in query]
+        bigrams = _bigrams(plain)
+        # Vendor words steer; they count when an entry uses them but cost nothing when it does not.
+        total = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t not in vendor_terms)
         candidates: set[int] = set()
         for term, alts in query:
             for a in (term, *alts):
@@ -153,21 +165,25 @@ class SymptomIndex:
         for i in candidates:
             weights = self.weights[i]
             got = covered = 0.0
+            hits = 0
             for term, alts in query:
-                idf = self.idf.get(term, 4.0)
+                idf = self.idf.get(term, UNKNOWN_IDF)
                 w = weights.get(term, 0.0)
                 if not w and alts:
                     w = max((weights.get(a, 0.0) for a in alts), default=0.0) * SYNONYM_WEIGHT
                 if w:
+                    hits += 1
                     covered += idf
                     got += idf * w / TOP_WEIGHT
-            coverage = covered / total
-            if coverage < MIN_COVERAGE:
+            coverage = min(1.0, covered / total)
+            if coverage < MIN_COVERAGE or hits < min(2, len(query)):
                 continue
-            phrase_bonus = sum(0.06 for b in bigrams if b in weights)
+            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], plain)
             entry = self.catalog.entries[i]
-            raw = (got / total) * 0.75 + coverage * 0.25 + phrase_bonus
+            raw = min(1.0, got / total) * 0.75 + coverage * 0.25 + phrase_bonus
             raw *= 1 - 0.03 * (self.catalog.sources[entry.source].rank - 1)
+            if entry.is_family:
+                raw *= FAMILY_FACTOR
             if entry.source in steer:
                 raw *= 1.2
             elif steer:
@@ -180,6 +196,26 @@ class SymptomIndex:
                 results.append(Scored(entry, score, facets))
         results.sort(key=lambda s: -s.score)
         return results[:limit]
+
+
+def _phrases(entry: Entry) -> list[tuple[str, ...]]:
+    """Multi-word titles, aliases and keywords as word tuples, for the whole-phrase bonus."""
+    out = []
+    for text in (entry.title, *entry.aliases, *entry.keywords):
+        terms = tuple(content_words(text))
+        if len(terms) >= 2:
+            out.append(terms)
+    return out
+
+
+def _longest_phrase(phrases: list[tuple[str, ...]], query: list[str]) -> float:
+    """A bonus when one of the entry's own phrases appears whole, in order, in the question."""
+    best = 0
+    for phrase in phrases:
+        size = len(phrase)
+        if size > best and any(tuple(query[i:i + size]) == phrase for i in range(len(query) - size + 1)):
+            best = size
+    return min(0.2, 0.05 * best)
 
 
 def _alternatives(spec: str) -> set[str]:

@@ -20,7 +20,7 @@ our us you your he she they them their what which who whom whose when where why 
 not nor only own same so than too very can could should would will shall may might must just also get got getting
 please help hi hello hey thanks thank anyone someone somebody know tell explain mean means meaning seeing see
 saw keep keeps kept happen happens happened happening again still now today yesterday since after before
-while because then out up down off one two via vs per like really some lot lots
+while because then one two via vs per like really some lot lots
 """.split())
 
 

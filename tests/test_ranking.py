@@ -30,7 +30,7 @@ def test_exact_beats_everything(ask) -> None:
     ("we are out of credits", {("vapi", "call.start.error-subscription-insufficient-credits"), ("voxifi", "insufficient-balance")}),
     ("the audio file for the prompt could not be downloaded", {("8x8-voice", "-2006"), ("8x8-number-masking", "-2006")}),
     ("assistant id does not exist", {("vapi", "assistant-not-found")}),
-    ("our caller id is not whitelisted", {("8x8-voice", "-2008"), ("8x8-number-masking", "-2008")}),
+    ("our caller id is not whitelisted", {("8x8-voice", "-2008"), ("8x8-number-masking", "-2008"), ("8x8-voice-api", "-1014")}),
     ("voicemail picked up instead of the customer", {("vapi", "voicemail")}),
 ])
 def test_symptoms_in_words(ask, question: str, expected: set) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -56,6 +57,17 @@ def make_client(config: SlackConfig) -> WebClient:
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2),
                         ServerErrorRetryHandler(max_retry_count=2)],
     )
+
+
+class _SameTokenWarning(logging.Filter):
+    """Bolt also reads SLACK_BOT_TOKEN from the environment and then warns that our client's (identical)
+    token wins; that warning would only mislead whoever reads the startup log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+log.addFilter(_SameTokenWarning())
 
 
 def build_app(config: SlackConfig, engine: Asks, store: Store | None = None) -> App:

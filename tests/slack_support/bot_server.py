@@ -51,7 +51,7 @@ class BotServer:
         self.app = app
         self.httpd = make_server("127.0.0.1", 0, wsgi_app(app), server_class=_ThreadingWSGIServer,
                                  handler_class=_QuietHandler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="bot-http", daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="bot-http", daemon=True)
         self.thread.start()
 
     @property

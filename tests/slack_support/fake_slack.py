@@ -44,7 +44,7 @@ class FakeSlack:
         self._changed = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-slack", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="fake-slack", daemon=True)
         self._thread.start()
 
     @property
