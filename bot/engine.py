@@ -44,7 +44,8 @@ class Engine:
             for hit in found.hits:
                 for rank, cand in enumerate(hit.candidates):
                     self._add(matches, hit, cand, hit.score - 2 * rank, False, text)
-            for scored in self.symptoms.search(text):
+            # A code-shaped token we had to call unknown (a note) is the question; words around it are not.
+            for scored in ([] if found.notes else self.symptoms.search(text)):
                 key = scored.entry.key
                 if key not in matches or matches[key].score < scored.score:
                     matches[key] = self._match(scored.entry, scored.score, "symptom", None, scored.facets, False)

@@ -17,7 +17,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("8x8 sessionId", re.compile(rf"\bsession(?:_?id|Id)?{_SEP}({_IDVAL})", re.I)),
     ("8x8 callId", re.compile(rf"\b(?:callA|callB|leg)[^{{}}]{{0,40}}?callId{_SEP}({_IDVAL})")),
     ("Call-ID", re.compile(r"^\s*(?:Call-ID|i)\s*:\s*(\S+)", re.I | re.M)),
-    ("call id", re.compile(rf"""\b(?:call_?id|callId|call[._]id|"call"\s*:\s*\{{\s*"id"|call){_SEP}({_IDVAL})""", re.I)),
+    ("call id", re.compile(rf"""(?:\bcall_?id|\bcallId|\bcall[._]id|"call"\s*:\s*\{{\s*"id"|\bcall){_SEP}({_IDVAL})""", re.I)),
     ("assistant id", re.compile(rf"\bassistant_?id{_SEP}({_IDVAL})", re.I)),
     ("subAccountId", re.compile(rf"\bsub_?account_?id{_SEP}({_IDVAL})", re.I)),
     ("timestamp", re.compile(r"\b(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")),

@@ -22,7 +22,7 @@ NUMBER = re.compile(r"-?\d+")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
 KEYED_WORD = re.compile(
     r"(?:ended_?reason|reason|status|call_?status|hangup_?cause|cause|disposition|outcome|result|error)"
-    r"[\"']?\s*[:=]\s*[\"']?([A-Za-z][A-Za-z]+)\b(?![\-.])", re.I)
+    r"[\"']?\s*[:=]\s*[\"']?([A-Za-z][A-Za-z_]+)\b(?![\-.])", re.I)
 PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 MAX_PHRASE = 7
 
@@ -47,11 +47,13 @@ NOT_A_CODE_BEFORE = re.compile(
 UNIT_AFTER = re.compile(
     r"^\s*(?:ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?|kb|mb|gb|%|x|calls?|times|users?|"
     r"people|percent|concurrent|agents?|retries|attempts|chars?|characters|bytes|khz|hz|kbps)\b", re.I)
+WEBSOCKET = re.compile(r"\b(?:websocket|ws|wss|close code|closed)\b", re.I)
 OTHER_VENDORS = {"twilio": "Twilio", "telnyx": "Telnyx", "plivo": "Plivo", "bandwidth": "Bandwidth",
                  "sinch": "Sinch", "signalwire": "SignalWire", "cloudflare": "Cloudflare", "nexmo": "Vonage"}
 OTHER_VENDOR_RX = re.compile(r"\b(" + "|".join(OTHER_VENDORS) + r")\b", re.I)
 FUZZY_CUTOFF = 88.0
 WEAK_NUMBER_SCORE = 66.0
+PROSE_PHRASE_SCORE = 82.0
 
 
 @dataclass
@@ -119,7 +121,7 @@ class Recognizer:
         for option in options:
             if option in self.by_key:
                 facets = vapi.parse(option)
-                return [Candidate(e, "exact", {**e.facet_map, **facets}) for e in self.by_key[option]]
+                return [Candidate(e, "exact", {**e.facet_map, **facets}) for e in self._ordered(self.by_key[option], "", token, token)]
         for option in options:
             if vapi.split_prefix(option)[0] is not None:
                 found = self.family(option)
@@ -140,13 +142,20 @@ class Recognizer:
         return out
 
     # ---- numbers ----------------------------------------------------------------------------------
-    def _ordered(self, entries: list[Entry], prefer: str, text: str) -> list[Entry]:
+    def _ordered(self, entries: list[Entry], prefer: str, text: str, token: str = "") -> list[Entry]:
+        """Entries sharing one code: the preferred source, then sources the text names, then an entry that
+        spells the token exactly as written (`NO_ANSWER` is FreeSWITCH's, `no-answer` Voxifi's), then one
+        whose code rather than an alias it is, then the sources' own rank."""
         low = text.lower()
+        key = code_key(token)
 
-        def rank(e: Entry) -> tuple[int, int, int]:
+        def rank(e: Entry) -> tuple[int, int, int, int, int]:
             words = self.vendor_words.get(e.source, ())
             mentioned = any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in words)
-            return (0 if e.source == prefer else 1, 0 if mentioned else 1, self.catalog.sources[e.source].rank)
+            verbatim = token in (e.code, *e.aliases)
+            by_alias = bool(key) and code_key(e.code) != key
+            return (0 if e.source == prefer else 1, 0 if mentioned else 1, 0 if verbatim else 1, int(by_alias),
+                    self.catalog.sources[e.source].rank)
         return sorted(entries, key=rank)
 
     def number(self, text: str, m: re.Match[str], whole: bool, notes: list[str]) -> Hit | None:
@@ -202,7 +211,7 @@ class Recognizer:
                 return None
             return hit(self._ordered(self.by_key.get(digits, []), "sip", text), True, "sip")
         negative = self.by_key.get("-" + digits, [])
-        if negative and n >= 1000 and (whole or CODE_KEY.search(before)):
+        if negative and n >= 1000 and (whole or CODE_KEY.search(before)) and not WEBSOCKET.search(line):
             return hit(self._ordered(negative, "", text), True, "code", "-" + digits)
         found = self.by_key.get(digits, [])
         if not found or n < 100:
@@ -226,9 +235,15 @@ class Recognizer:
         return any(tail.startswith(code_key(name)) for name in (entry.title, *entry.aliases) if not name.isdigit())
 
     # ---- phrases ----------------------------------------------------------------------------------
-    def phrases(self, text: str, taken: list[tuple[int, int]], whole: bool) -> list[Hit]:
-        """Codes and aliases written as words ("Busy Here", "Customer Did Not Answer"), longest first."""
+    def phrases(self, text: str, taken: list[tuple[int, int]]) -> list[Hit]:
+        """Codes and aliases written as words ("Busy Here", "Customer Did Not Answer"), longest first.
+
+        A phrase is a recognised code when it is the whole question or written the way logs and dashboards
+        write labels (Title Case, UPPER CASE); in running prose it is only a candidate. A single word counts
+        only when it is the whole question ("voicemail", "canceled").
+        """
         words = [(m.start(), m.end(), m.group(0)) for m in PHRASE_WORD.finditer(text)]
+        entire = code_key(text.strip().strip("\"'`.,;:!?()[]{}"))
         used = [False] * len(words)
         hits: list[Hit] = []
         for size in range(min(MAX_PHRASE, len(words)), 0, -1):
@@ -237,20 +252,15 @@ class Recognizer:
                     continue
                 span = words[i:i + size]
                 s, e = span[0][0], span[-1][1]
-                if any(s < te and e > ts for ts, te in taken):
-                    continue
-                if not re.fullmatch(r"[A-Za-z' ]+", text[s:e]):
+                if any(s < te and e > ts for ts, te in taken) or not re.fullmatch(r"[A-Za-z' ]+", text[s:e]):
                     continue
                 key = code_key(text[s:e])
-                entries = self.by_key.get(key)
-                if not entries:
+                if key not in self.by_key or (size == 1 and key != entire):
                     continue
-                if size == 1 and not whole:
-                    continue
-                shaped = all(w[0].isupper() for _, _, w in span if len(w) > 3) and size > 1
-                strong = whole or shaped
-                hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in self._ordered(entries, "", text)],
-                                strong, "phrase", 100.0 if strong else 82.0))
+                strong = key == entire or (size > 1 and _titled(text[s:e]))
+                entries = self._ordered(self.by_key[key], "", text, text[s:e])
+                hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in entries],
+                                strong, "phrase", 100.0 if strong else PROSE_PHRASE_SCORE))
                 used[i:i + size] = [True] * size
         return hits
 
@@ -270,16 +280,16 @@ class Recognizer:
                 for cand, ratio in self.fuzzy(m.group(0)):
                     fuzzy_hits.append(Hit(m.start(), m.end(), m.group(0), [cand], False, "fuzzy", ratio * 0.9))
         for m in KEYED_WORD.finditer(text):
-            entries = self.by_key.get(code_key(m.group(1)))
-            if entries:
+            key = code_key(m.group(1))
+            if key in self.by_key:
                 out.hits.append(Hit(m.start(1), m.end(1), m.group(1),
-                                    [Candidate(e, "exact", e.facet_map) for e in self._ordered(entries, "", text)], True, "word"))
+                                    [Candidate(e, "exact", e.facet_map) for e in self._ordered(self.by_key[key], "", text, m.group(1))], True, "word"))
         for m in NUMBER.finditer(text):
             found = self.number(text, m, whole_words <= 3 or len(stripped) <= 6, out.notes)
             if found:
                 out.hits.append(found)
         taken = [(h.start, h.end) for h in out.hits]
-        out.hits.extend(self.phrases(text, taken, whole or whole_words <= 6 and text.strip() == stripped and _titled(stripped)))
+        out.hits.extend(self.phrases(text, taken))
         if whole_words <= 6 and not any(h.strong for h in out.hits):
             out.hits.extend(self._whole_query(stripped, fuzzy_hits))
         out.hits.extend(fuzzy_hits)

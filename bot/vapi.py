@@ -104,7 +104,7 @@ def parse(code: str) -> dict[str, str | int]:
         elif "first-message" in rest:
             facets["component"] = "llm"
     status = _STATUS.search(rest)
-    if status and "component" in facets:
+    if status and ("component" in facets or fault):
         facets["http_status"] = int(status.group(1))
     return facets
 

@@ -275,7 +275,7 @@ class VoiceBot:
         if event.get("subtype") not in (None, "bot_message", "thread_broadcast", "file_share"):
             return False
         bot_id = event.get("bot_id")
-        if bot_id and (bot_id == context.bot_id or not self.config.answers_bot(bot_id)):
+        if bot_id and (not self.config.answers_bot(bot_id)):
             return False
         return not (context.bot_user_id and f"<@{context.bot_user_id}" in (event.get("text") or ""))
 
