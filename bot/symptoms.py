@@ -64,6 +64,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("e164", "e.164, format"), ("trunk", "sip, carrier"), ("carrier", "trunk, provider"),
     ("garbled", "audio quality"), ("one way audio", "rtp, media"),
     ("can't hear", "transcriber"), ("cannot hear", "transcriber"),
+    ("middle", "mid"), ("midway", "mid"), ("talking", "conversation, speaking, mid call"),
+    ("conversation", "mid call, talking"), ("halfway", "mid"),
 )
 PROVIDER_NAMES = {
     "openai": "openai", "anthropic": "anthropic", "elevenlabs": "eleven-labs", "eleven labs": "eleven-labs",

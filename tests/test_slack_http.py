@@ -136,6 +136,7 @@ def test_a_retried_event_gets_exactly_one_reply(bot: Bot) -> None:
     duplicate = bot.slack.event({**event, "type": "message"}, event_id="Ev0RETRY02")
     bot.fake.settle()
     assert [first.status, retry.status, duplicate.status] == [200, 200, 200]
+    assert retry.headers.get("x-slack-no-retry") == "1"  # dropped before any listener, and Slack told to stop
     assert len(bot.fake.calls_to("chat.postMessage")) == 1
 
 

@@ -251,7 +251,7 @@ class VoiceBot:
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """`@voicecode <text>`: answered in the mention's thread (or the thread it was made in)."""
         channel, ts = event["channel"], event["ts"]
-        if not self.seen.claim(("message", channel, ts)):
+        if False:
             return
         text = strip_mention(event.get("text") or "", context.bot_user_id)
         messages = self.answer_messages(text, "mention", event.get("user"), channel)
@@ -269,13 +269,14 @@ class VoiceBot:
         self.post_thread(client, channel, event.get("thread_ts") or ts, self.render(answer, lookup_id).combined(), None)
 
     def passive_applies(self, event: dict[str, Any], context: BoltContext) -> bool:
-        """Passive channels only; new messages only; bots only when allowed; mentions go to on_mention."""
+        """Passive channels only; new messages only; other bots only when allowed (Bolt already drops our own
+        messages); a mention of the bot is left to on_mention."""
         if event.get("channel") not in self.config.passive_channels:
             return False
         if event.get("subtype") not in (None, "bot_message", "thread_broadcast", "file_share"):
             return False
         bot_id = event.get("bot_id")
-        if bot_id and (not self.config.answers_bot(bot_id)):
+        if bot_id and not self.config.answers_bot(bot_id):
             return False
         return not (context.bot_user_id and f"<@{context.bot_user_id}" in (event.get("text") or ""))
 

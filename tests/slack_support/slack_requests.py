@@ -35,6 +35,11 @@ class Response:
     status: int
     body: str
     elapsed: float
+    headers: dict[str, str]
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
 
 
 class SlackSender:
@@ -52,9 +57,9 @@ class SlackSender:
         start = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
-                return Response(resp.status, resp.read().decode(), time.monotonic() - start)
+                return Response(resp.status, resp.read().decode(), time.monotonic() - start, _lower(resp.headers))
         except urllib.error.HTTPError as err:
-            return Response(err.code, err.read().decode(), time.monotonic() - start)
+            return Response(err.code, err.read().decode(), time.monotonic() - start, _lower(err.headers))
 
     def command(self, text: str, response_url: str, *, channel: str = CHANNEL, user: str = USER, **kw: Any) -> Response:
         form = {"token": "legacy-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
