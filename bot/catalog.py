@@ -5,12 +5,11 @@ read the code at the exact place to fix (`file:line: message`).
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 OWNERS: dict[str, str] = {
     "configuration": "your configuration",
@@ -124,15 +123,25 @@ class _Map(dict):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:  # type: ignore[override]
-        mapping = _Map(super().construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-        return mapping
+@functools.lru_cache(maxsize=1)
+def _line_loader() -> type:
+    """A safe YAML loader (libyaml when present) whose mappings remember their lines.
 
+    Built on first use: a cached engine answers without importing yaml at all.
+    """
+    import yaml
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> _Map:
+            mapping = _Map(super().construct_mapping(node, deep=True))
+            mapping.line = node.start_mark.line + 1
+            mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+            return mapping
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping)
+    return LineLoader
 
 
 class _Problems:
@@ -287,8 +296,10 @@ def _load_file(path: Path, probs: _Problems) -> tuple[Source | None, list[Entry]
     except (OSError, UnicodeDecodeError) as exc:
         probs.add(1, f"cannot read file: {exc}")
         return None, []
+    import yaml
+
     try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        doc = yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         probs.add(mark.line + 1 if mark else 1, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")

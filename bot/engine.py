@@ -83,7 +83,9 @@ class Engine:
 
 @functools.lru_cache(maxsize=4)
 def _engine_for(directory: str) -> Engine:
-    return Engine(load(Path(directory)))
+    from .cache import cached_engine  # cache imports this module
+
+    return cached_engine(Path(directory))
 
 
 def get_engine(directory: Path | None = None) -> Engine:

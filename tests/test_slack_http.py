@@ -203,6 +203,17 @@ def test_passive_mode(bot: Bot, event: dict, answered: bool) -> None:
     assert len(bot.fake.calls_to("chat.postMessage")) == int(answered)
 
 
+def test_a_message_is_answered_at_most_once_whatever_its_event_id(bot: Bot) -> None:
+    asked = mention("486", "1700000950.000100")
+    seen = message("trunk says 486", "1700000950.000200", channel=PASSIVE_CHANNEL)
+    for event in (asked, asked, seen, seen):
+        assert bot.slack.event(event).status == 200  # each delivery has a fresh event_id
+    bot.fake.wait_for("chat.postMessage", 2)
+    bot.fake.settle()
+    assert sorted(c.params["thread_ts"] for c in bot.fake.calls_to("chat.postMessage")) == [
+        "1700000950.000100", "1700000950.000200"]
+
+
 def test_passive_channel_message_mentioning_the_bot_is_answered_once(bot: Bot) -> None:
     event = mention("486", "1700001000.000100", channel=PASSIVE_CHANNEL)
     bot.slack.event({**event, "type": "message"})

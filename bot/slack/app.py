@@ -251,7 +251,7 @@ class VoiceBot:
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """`@voicecode <text>`: answered in the mention's thread (or the thread it was made in)."""
         channel, ts = event["channel"], event["ts"]
-        if False:
+        if not self.seen.claim(("message", channel, ts)):
             return
         text = strip_mention(event.get("text") or "", context.bot_user_id)
         messages = self.answer_messages(text, "mention", event.get("user"), channel)
@@ -278,7 +278,7 @@ class VoiceBot:
         bot_id = event.get("bot_id")
         if bot_id and not self.config.answers_bot(bot_id):
             return False
-        return not (context.bot_user_id and f"<@{context.bot_user_id}" in (event.get("text") or ""))
+        return True
 
     def on_shortcut(self, ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """"Explain voice codes" on a message: every code in it, answered in that message's thread."""
