@@ -39,7 +39,8 @@ def _detail(match: Match) -> list[str]:
         lines.append("   NOT AN ERROR: this is a normal ending.")
     lines += ["", " What it means:", _wrap(e.meaning), "", " What the caller experienced:", _wrap(e.symptom),
               "", f" Who owns it: {OWNERS.get(e.owner, e.owner)}", "", " How to fix it:"]
-    lines += [_wrap(f"{i}. {step}", "   ").replace("   ", "   ", 1) for i, step in enumerate(e.fix, 1)]
+    lines += [textwrap.fill(f"{i}. {step}", WIDTH, initial_indent="   ", subsequent_indent="      ")
+              for i, step in enumerate(e.fix, 1)]
     esc = e.escalation
     lines += ["", f" Escalate to {ESCALATE_TO.get(esc.to, esc.to)}:", _wrap(esc.when)]
     if esc.to == "vendor-support" and s.support_contact:

@@ -257,9 +257,9 @@ class VoiceBot:
         messages = self.answer_messages(text, "mention", event.get("user"), channel)
         self.post_thread(client, channel, event.get("thread_ts") or ts, messages, event.get("user"))
 
-    def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def on_message(self, event: dict[str, Any], client: WebClient) -> None:
         """Passive mode; for every other message this listener only exists so Slack gets a 200, not a 404."""
-        if not self.passive_applies(event, context):
+        if not self.passive_applies(event):
             return
         channel, ts = event["channel"], event["ts"]
         answer = self.engine.ask(event.get("text") or "")
@@ -268,17 +268,15 @@ class VoiceBot:
         lookup_id = self.record(answer, "passive", event.get("user"), channel)
         self.post_thread(client, channel, event.get("thread_ts") or ts, self.render(answer, lookup_id).combined(), None)
 
-    def passive_applies(self, event: dict[str, Any], context: BoltContext) -> bool:
+    def passive_applies(self, event: dict[str, Any]) -> bool:
         """Passive channels only; new messages only; other bots only when allowed (Bolt already drops our own
-        messages); a mention of the bot is left to on_mention."""
+        messages). A message that also mentions the bot is answered once: both listeners claim (channel, ts)."""
         if event.get("channel") not in self.config.passive_channels:
             return False
         if event.get("subtype") not in (None, "bot_message", "thread_broadcast", "file_share"):
             return False
         bot_id = event.get("bot_id")
-        if bot_id and not self.config.answers_bot(bot_id):
-            return False
-        return True
+        return not bot_id or self.config.answers_bot(bot_id)
 
     def on_shortcut(self, ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """"Explain voice codes" on a message: every code in it, answered in that message's thread."""
