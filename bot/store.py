@@ -81,7 +81,7 @@ class Store:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO votes (lookup_id, user_id, helpful, at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (lookup_id, user_id) DO NOTHING",
+                "ON CONFLICT (lookup_id, user_id) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
                 (lookup_id, user_id, int(helpful), time.time()),
             )
 

@@ -45,7 +45,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("whitelist", "whitelisted, allow list"), ("caller id", "msisdn, source number, cli"),
     ("speech to text", "transcriber, stt, transcription"), ("stt", "transcriber, speech to text"),
     ("asr", "transcriber, speech to text"), ("text to speech", "voice, tts, synthesize, synthesis"),
-    ("tts", "text to speech, synthesize"), ("busy signal", "busy"), ("engaged", "busy"),
+    ("tts", "text to speech, synthesize, voice"), ("busy signal", "busy"), ("engaged", "busy"),
     ("no answer", "did not answer, not answered, unanswered"), ("nobody answered", "did not answer, no answer"),
     ("didn't answer", "did not answer, no answer"), ("unanswered", "did not answer, no answer"),
     ("voicemail", "voice mail, answering machine"), ("answering machine", "voicemail"),
@@ -64,6 +64,12 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("e164", "e.164, format"), ("trunk", "sip, carrier"), ("carrier", "trunk, provider"),
     ("garbled", "audio quality"), ("one way audio", "rtp, media"),
     ("can't hear", "transcriber"), ("cannot hear", "transcriber"),
+    ("broke", "failed, error"), ("broken", "failed, error"), ("not working", "failed"), ("died", "failed, crashed"),
+    ("failing", "failed"), ("fails", "failed"), ("crashed", "crash, died, failed"),
+    ("rings forever", "no answer, did not answer"), ("keeps ringing", "no answer, did not answer"),
+    ("rang out", "no answer, did not answer"), ("ring out", "no answer, did not answer"),
+    ("stopped talking", "silent, stopped responding, went silent"), ("stopped responding", "silent, unresponsive"),
+    ("not responding", "silent, unresponsive, timeout"), ("bot", "assistant"), ("agent", "assistant"),
     ("middle", "mid"), ("midway", "mid"), ("talking", "conversation, speaking, mid call"),
     ("conversation", "mid call, talking"), ("halfway", "mid"),
 )
@@ -186,6 +192,8 @@ class SymptomIndex:
             raw *= 1 - 0.03 * (self.catalog.sources[entry.source].rank - 1)
             if entry.is_family:
                 raw *= FAMILY_FACTOR
+            if "fault" in entry.facet_map:
+                raw *= FAMILY_FACTOR  # a prefix-specific variant: only when the words point at it
             if entry.source in steer:
                 raw *= 1.2
             elif steer:

@@ -20,7 +20,9 @@ our us you your he she they them their what which who whom whose when where why 
 not nor only own same so than too very can could should would will shall may might must just also get got getting
 please help hi hello hey thanks thank anyone someone somebody know tell explain mean means meaning seeing see
 saw keep keeps kept happen happens happened happening again still now today yesterday since after before
-while because then one two via vs per like really some lot lots
+while because then one two via vs per like really some lot lots go goes going gone straight directly
+right away just always sometimes often suddenly randomly started starting start starts keeps keeping every
+time times whole anything something everything thing things guys team folks issue issues problem problems
 """.split())
 
 
