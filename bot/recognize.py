@@ -48,6 +48,13 @@ UNIT_AFTER = re.compile(
     r"^\s*(?:ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?|kb|mb|gb|%|x|calls?|times|users?|"
     r"people|percent|concurrent|agents?|retries|attempts|chars?|characters|bytes|khz|hz|kbps)\b", re.I)
 WEBSOCKET = re.compile(r"\b(?:websocket|ws|wss|close code|closed)\b", re.I)
+WEBSOCKET_CLOSE = {
+    1000: "normal closure", 1001: "going away: a server restart or page close", 1002: "protocol error",
+    1003: "unsupported data", 1005: "no status received", 1006: "abnormal closure: the connection dropped "
+    "without a close frame", 1007: "invalid payload", 1008: "policy violation", 1009: "message too big",
+    1010: "missing extension", 1011: "internal error on the server", 1012: "service restart",
+    1013: "try again later", 1014: "bad gateway", 1015: "TLS handshake failure",
+}
 OTHER_VENDORS = {"twilio": "Twilio", "telnyx": "Telnyx", "plivo": "Plivo", "bandwidth": "Bandwidth",
                  "sinch": "Sinch", "signalwire": "SignalWire", "cloudflare": "Cloudflare", "nexmo": "Vonage"}
 OTHER_VENDOR_RX = re.compile(r"\b(" + "|".join(OTHER_VENDORS) + r")\b", re.I)
@@ -210,8 +217,13 @@ class Recognizer:
                                  f"{_SIP_CLASSES[str(n)[0]]}. Check the full status line in the SIP trace.")
                 return None
             return hit(self._ordered(self.by_key.get(digits, []), "sip", text), True, "sip")
+        if WEBSOCKET.search(line) and (1000 <= n <= 1015 or 4000 <= n <= 4999):
+            meaning = WEBSOCKET_CLOSE.get(n, "an application-defined close code" if n >= 4000 else "a reserved close code")
+            notes.append(f"{n} is a WebSocket close code ({meaning}), not a voice error code; look at what closed "
+                         "the socket (the media stream or the server URL) and the error logged just before it.")
+            return None
         negative = self.by_key.get("-" + digits, [])
-        if negative and n >= 1000 and (whole or CODE_KEY.search(before)) and not WEBSOCKET.search(line):
+        if negative and n >= 1000 and (whole or CODE_KEY.search(before)):
             return hit(self._ordered(negative, "", text), True, "code", "-" + digits)
         found = self.by_key.get(digits, [])
         if not found or n < 100:

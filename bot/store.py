@@ -20,8 +20,6 @@ CREATE TABLE IF NOT EXISTS lookups (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
     surface TEXT NOT NULL,
-    user_id TEXT,
-    channel_id TEXT,
     answered INTEGER NOT NULL,
     question TEXT
 );
@@ -61,15 +59,16 @@ class Store:
         finally:
             db.close()
 
-    def record_lookup(self, keys: Sequence[str], question: str, surface: str,
-                      user_id: str | None = None, channel_id: str | None = None) -> int:
-        """Store one answered (or unanswered, when `keys` is empty) question; returns the lookup id."""
+    def record_lookup(self, keys: Sequence[str], question: str, surface: str) -> int:
+        """Store one question and the codes it was answered with (none: unanswered); returns the lookup id.
+
+        Who asked and where is not kept: the report does not need it.
+        """
         answered = bool(keys)
         with self._connect() as db:
             cur = db.execute(
-                "INSERT INTO lookups (at, surface, user_id, channel_id, answered, question) VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), surface, user_id, channel_id, int(answered),
-                 None if answered else question.strip()[:MAX_QUERY]),
+                "INSERT INTO lookups (at, surface, answered, question) VALUES (?, ?, ?, ?)",
+                (time.time(), surface, int(answered), None if answered else question.strip()[:MAX_QUERY]),
             )
             lookup_id = int(cur.lastrowid or 0)
             db.executemany("INSERT INTO lookup_codes (lookup_id, position, entry_key) VALUES (?, ?, ?)",

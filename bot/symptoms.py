@@ -139,7 +139,7 @@ class SymptomIndex:
         return best[0] if best else term
 
     def _query(self, text: str) -> list[tuple[str, set[str]]]:
-        """Query words, each with the alternative words (synonyms) that also count for it."""
+        """Query words (typos repaired), each with the alternative words (synonyms) that also count for it."""
         base = [self._repair(t) for t in _terms(text, bigrams=False)]
         alts: list[tuple[str, set[str]]] = [(t, set()) for t in base]
         for phrase, extra in self.synonyms:
@@ -161,7 +161,10 @@ class SymptomIndex:
         query = self._query(low)
         if not [t for t, _ in query if t not in vendor_terms]:
             return []
+        # A typo repair is a guess; it may support other evidence but never be the only evidence.
+        as_typed = set(_terms(low, bigrams=False))
         plain = [t for t, _ in query]
+        positions = [{t, *alts} for t, alts in query]
         bigrams = _bigrams(plain)
         # Vendor words steer; they count when an entry uses them but cost nothing when it does not.
         total = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t not in vendor_terms)
@@ -173,7 +176,7 @@ class SymptomIndex:
         for i in candidates:
             weights = self.weights[i]
             got = covered = 0.0
-            hits = 0
+            hits = typed_hits = 0
             for term, alts in query:
                 idf = self.idf.get(term, UNKNOWN_IDF)
                 w = weights.get(term, 0.0)
@@ -181,12 +184,13 @@ class SymptomIndex:
                     w = max((weights.get(a, 0.0) for a in alts), default=0.0) * SYNONYM_WEIGHT
                 if w:
                     hits += 1
+                    typed_hits += term in as_typed
                     covered += idf
                     got += idf * w / TOP_WEIGHT
             coverage = min(1.0, covered / total)
-            if coverage < MIN_COVERAGE or hits < min(2, len(query)):
+            if coverage < MIN_COVERAGE or hits < min(2, len(query)) or not typed_hits:
                 continue
-            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], plain)
+            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions)
             entry = self.catalog.entries[i]
             raw = min(1.0, got / total) * 0.75 + coverage * 0.25 + phrase_bonus
             raw *= 1 - 0.03 * (self.catalog.sources[entry.source].rank - 1)
@@ -218,12 +222,13 @@ def _phrases(entry: Entry) -> list[tuple[str, ...]]:
     return out
 
 
-def _longest_phrase(phrases: list[tuple[str, ...]], query: list[str]) -> float:
-    """A bonus when one of the entry's own phrases appears whole, in order, in the question."""
+def _longest_phrase(phrases: list[tuple[str, ...]], query: list[set[str]]) -> float:
+    """A bonus when one of the entry's own phrases appears whole, in order, in the question; each question
+    word may stand in by one of its synonyms ("tts broke" meets "tts failed")."""
     best = 0
     for phrase in phrases:
         size = len(phrase)
-        if size > best and any(tuple(query[i:i + size]) == phrase for i in range(len(query) - size + 1)):
+        if size > best and any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
             best = size
     return min(0.2, 0.05 * best)
 

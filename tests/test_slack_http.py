@@ -327,4 +327,11 @@ def test_a_failing_listener_is_logged_and_told_to_the_user(slack_config: SlackCo
     with running_bot(slack_config, Broken(), fake_slack) as broken:
         assert broken.slack.command("486", fake_slack.response_url("err")).status == 200
         told = fake_slack.wait_for("response_url")[0]
+        broken.slack.event(mention("486", "1700001300.000100"))
+        ephemeral = fake_slack.wait_for("chat.postEphemeral")[0]
+        broken.slack.event(message("486", "1700001300.000200", channel=PASSIVE_CHANNEL))
+        fake_slack.settle()
     assert "RuntimeError" in told.params["text"] and told.params["response_type"] == "ephemeral"
+    assert ephemeral.params["user"] == USER and ephemeral.params["thread_ts"] == "1700001300.000100"
+    assert len(fake_slack.calls_to("chat.postEphemeral")) == 1  # passive mode fails silently
+    assert not fake_slack.calls_to("chat.postMessage")

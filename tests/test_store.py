@@ -21,7 +21,7 @@ def test_wal_mode(store: Store) -> None:
 
 
 def test_one_vote_per_user_per_answer_and_it_can_change(store: Store) -> None:
-    lookup = store.record_lookup(["sip:486"], "486", "command", "U1", "C1")
+    lookup = store.record_lookup(["sip:486"], "486", "command")
     store.vote(lookup, "U1", True)
     store.vote(lookup, "U1", False)
     store.comment(lookup, "U1", "  missing the carrier step  ")

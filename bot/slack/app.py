@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -183,15 +182,15 @@ class VoiceBot:
 
     # --- shared steps -----------------------------------------------------------------------------------
 
-    def lookup(self, text: str, surface: str, user: str | None, channel: str | None) -> tuple[Answer, int | None]:
+    def lookup(self, text: str, surface: str) -> tuple[Answer, int | None]:
         answer = self.engine.ask(text)
-        return answer, self.record(answer, surface, user, channel)
+        return answer, self.record(answer, surface)
 
-    def record(self, answer: Answer, surface: str, user: str | None, channel: str | None) -> int | None:
+    def record(self, answer: Answer, surface: str) -> int | None:
         """Store the lookup; a broken database must not cost the on-call engineer their answer."""
         keys = [m.entry.key for m in main_matches(answer)]
         try:
-            return self.store.record_lookup(keys, answer.query, surface, user, channel)
+            return self.store.record_lookup(keys, answer.query, surface)
         except sqlite3.Error:
             log.exception("could not record a %s lookup in %s", surface, self.store.path)
             return None
@@ -200,11 +199,11 @@ class VoiceBot:
         return render_answer(answer, lookup_id=lookup_id, asker=asker,
                              escalation_owners=self.config.escalation_owners())
 
-    def answer_messages(self, text: str, surface: str, user: str | None, channel: str) -> list[Message]:
-        """Help, the answer, or "nothing found": the thread replies for a mention or passive message."""
+    def answer_messages(self, text: str) -> list[Message]:
+        """Help, the answer, or "nothing found": the thread replies to a mention."""
         if text.lower() in HELP_WORDS:
             return [render_help()]
-        answer, lookup_id = self.lookup(text, surface, user, channel)
+        answer, lookup_id = self.lookup(text, "mention")
         return self.render(answer, lookup_id).combined() if answer.matches else [render_nothing_found(answer)]
 
     def tell_user(self, client: WebClient, channel: str, user: str, thread_ts: str | None, text: str) -> None:
@@ -223,6 +222,15 @@ class VoiceBot:
             if user:
                 self.tell_user(client, channel, user, thread_ts, f":warning: I couldn't reply here (`{_error(err)}`).")
 
+    def post_or_respond(self, client: WebClient, respond: Respond, channel: str, thread_ts: str | None,
+                        messages: list[Message], private_copy: list[Message]) -> None:
+        """Post in the conversation; when Slack refuses, the asker gets `private_copy` and the reason instead."""
+        try:
+            post_all(client, channel, messages, thread_ts)
+        except SlackApiError as err:
+            log.warning("answer not posted in %s: %s; answering via response_url", channel, _error(err))
+            respond_all(respond, [cannot_post_note(err), *private_copy])
+
     # --- ways in ----------------------------------------------------------------------------------------
 
     def on_command(self, ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -232,21 +240,16 @@ class VoiceBot:
         if text.lower() in HELP_WORDS:
             respond(response_type="ephemeral", **render_help(command.get("command") or COMMAND).kwargs())
             return
-        user, channel = command["user_id"], command["channel_id"]
-        answer, lookup_id = self.lookup(text, "command", user, channel)
+        answer, lookup_id = self.lookup(text, "command")
         if not answer.matches:
             respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
             return
-        reply = self.render(answer, lookup_id, asker=user)
+        reply = self.render(answer, lookup_id, asker=command["user_id"])
         if private:
             respond_all(respond, reply.combined())
             return
         parent, details = reply.threaded()
-        try:
-            post_all(client, channel, [parent, *details], None)
-        except SlackApiError as err:
-            log.warning("slash command answer not posted in %s: %s; answering via response_url", channel, _error(err))
-            respond_all(respond, [cannot_post_note(err), *reply.combined()])
+        self.post_or_respond(client, respond, command["channel_id"], None, [parent, *details], reply.combined())
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """`@voicecode <text>`: answered in the mention's thread (or the thread it was made in)."""
@@ -254,7 +257,7 @@ class VoiceBot:
         if not self.seen.claim(("message", channel, ts)):
             return
         text = strip_mention(event.get("text") or "", context.bot_user_id)
-        messages = self.answer_messages(text, "mention", event.get("user"), channel)
+        messages = self.answer_messages(text)
         self.post_thread(client, channel, event.get("thread_ts") or ts, messages, event.get("user"))
 
     def on_message(self, event: dict[str, Any], client: WebClient) -> None:
@@ -265,7 +268,7 @@ class VoiceBot:
         answer = self.engine.ask(event.get("text") or "")
         if not answer.recognised or not self.seen.claim(("message", channel, ts)):
             return
-        lookup_id = self.record(answer, "passive", event.get("user"), channel)
+        lookup_id = self.record(answer, "passive")
         self.post_thread(client, channel, event.get("thread_ts") or ts, self.render(answer, lookup_id).combined(), None)
 
     def passive_applies(self, event: dict[str, Any]) -> bool:
@@ -279,20 +282,16 @@ class VoiceBot:
         return not bot_id or self.config.answers_bot(bot_id)
 
     def on_shortcut(self, ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        """"Explain voice codes" on a message: every code in it, answered in that message's thread."""
+        """The "Explain voice codes" shortcut: every code in the message, answered in that message's thread."""
         ack()
         source = shortcut["message"]
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
-        answer, lookup_id = self.lookup(message_text(source), "shortcut", user, channel)
+        answer, lookup_id = self.lookup(message_text(source), "shortcut")
         if not answer.matches:
             respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
             return
         messages = self.render(answer, lookup_id, asker=user).combined()
-        try:
-            post_all(client, channel, messages, source.get("thread_ts") or source["ts"])
-        except SlackApiError as err:
-            log.warning("shortcut answer not posted in %s: %s; answering via response_url", channel, _error(err))
-            respond_all(respond, [cannot_post_note(err), *messages])
+        self.post_or_respond(client, respond, channel, source.get("thread_ts") or source["ts"], messages, messages)
 
     # --- buttons and modals -----------------------------------------------------------------------------
 
@@ -354,19 +353,20 @@ class VoiceBot:
         if comment.strip():
             self.store.comment(int(view["private_metadata"]), body["user"]["id"], comment)
 
-    def on_error(self, error: Exception, body: dict[str, Any], context: BoltContext, respond: Respond | None) -> None:
-        """Log what failed with enough context to find it (never the body: it holds a token), and tell the user."""
-        kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
+    def on_error(self, error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient,
+                 respond: Respond | None) -> None:
+        """Log what failed with enough context to find it (never the body: it holds a token), and tell the
+        person who asked: through response_url, or ephemerally for a mention. Passive mode stays silent."""
+        event = body.get("event") or {}
+        kind = event.get("type") or body.get("type") or ("slash_command" if "command" in body else "unknown")
         log.error("%s failed (team %s, channel %s, user %s)", kind, context.team_id, context.channel_id,
                   context.user_id, exc_info=error)
+        note = (f":x: voicecode failed on this request (`{type(error).__name__}`); it is logged. "
+                "Try again, or use the `voicecode ask` CLI.")
         if respond is not None:
-            _try(lambda: respond(response_type="ephemeral", replace_original=False, **render_notice(
-                f":x: voicecode failed on this request (`{type(error).__name__}`); it is logged. "
-                "Try again, or use the `voicecode ask` CLI.").kwargs()))
-
-
-def _try(action: Callable[[], object]) -> None:
-    try:
-        action()
-    except Exception:  # noqa: BLE001 - the error path must not raise again
-        log.exception("could not tell the user about the error")
+            try:
+                respond(response_type="ephemeral", replace_original=False, **render_notice(note).kwargs())
+            except Exception:  # noqa: BLE001 - the error path must not raise again
+                log.exception("could not tell the user about the error")
+        elif kind == "app_mention" and context.channel_id and context.user_id:
+            self.tell_user(client, context.channel_id, context.user_id, event.get("thread_ts") or event.get("ts"), note)
