@@ -19,6 +19,8 @@ from .text import code_key
 
 WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
 NUMBER = re.compile(r"-?\d+")
+# Vapi's phase prefixes, which people drop when they quote a code ("sip-completed-call").
+PHASE_PREFIX = re.compile(r"^call\.[a-z\-]+\.(?:error-)?")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
 KEYED_WORD = re.compile(
     r"(?:ended_?reason|reason|status|call_?status|hangup_?cause|cause|disposition|outcome|result|error)"
@@ -27,13 +29,14 @@ PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 MAX_PHRASE = 7
 
 # What the words right before a number say it is.
-Q850_KEY = re.compile(r"(?:cause|q\.?850)[a-z_\-]{0,8}(?:\s+(?:code|value|no\.?|number))?[\"']?\s*[:=;]?\s*[\"']?\s*$")
+Q850_KEY = re.compile(r"(?:\b|hangup|_|-)(?:cause|q\.?850)[a-z_\-]{0,8}(?:\s+(?:code|value|no\.?|number))?[\"']?\s*[:=;]?\s*[\"']?\s*$")
 SIP_KEY = re.compile(
-    r"(?:sip(?:/2\.0)?|invite|reply|response|rs|reason)[a-z_\-]{0,16}(?:\s+(?:code|status|response|error))?"
+    r"(?:\b|_)(?:sip(?:/2\.0)?|invite|reply|response|rs|reason)[a-z_\-]{0,16}(?:\s+(?:code|status|response|error))?"
     r"[\"']?\s*[:=]?\s*[\"']?\s*[\[(]?\s*$")
 CODE_KEY = re.compile(
-    r"(?:error|err|errorcode|error_code|code|status|statuscode|status_code|errno|http(?:/[\d.]+)?)"
+    r"(?:\b|_)(?:error|err|errorcode|error_code|code|status|statuscode|status_code|errno|http(?:/[\d.]+)?)"
     r"[\"']?\s*[:=]?\s*[\"']?\s*$")
+HTTP_KEY = re.compile(r"\bhttps?(?:/[\d.]+)?\s*(?:status\s*)?[:=]?\s*$", re.I)
 # Verbs that introduce a code only when the line is about SIP or HTTP ("the carrier returned 503").
 VERB_KEY = re.compile(r"\b(?:returned|returning|returns|got|gets|with|answered|answers|replied|replies|sent|sends|gave)\s*$")
 SIP_WORDS = re.compile(
@@ -47,7 +50,9 @@ NOT_A_CODE_BEFORE = re.compile(
 UNIT_AFTER = re.compile(
     r"^\s*(?:ms|s|sec|secs|seconds?|mins?|minutes?|h|hrs?|hours?|days?|kb|mb|gb|%|x|calls?|times|users?|"
     r"people|percent|concurrent|agents?|retries|attempts|chars?|characters|bytes|khz|hz|kbps)\b", re.I)
-WEBSOCKET = re.compile(r"\b(?:websocket|ws|wss|close code|closed)\b", re.I)
+WEBSOCKET = re.compile(r"\b(?:websockets?|web socket|sockets?|ws|wss|close code|close|closed|closes|closing)\b", re.I)
+WELL_KNOWN_PORTS = {5060: "the standard SIP port (UDP/TCP)", 5061: "the standard SIP-over-TLS port",
+                    5062: "a common alternative SIP port", 3478: "the STUN/TURN port", 5349: "the STUN/TURN-over-TLS port"}
 WEBSOCKET_CLOSE = {
     1000: "normal closure", 1001: "going away: a server restart or page close", 1002: "protocol error",
     1003: "unsupported data", 1005: "no status received", 1006: "abnormal closure: the connection dropped "
@@ -100,8 +105,13 @@ class Recognizer:
                 bucket = self.by_key.setdefault(code_key(name), [])
                 if entry not in bucket:
                     bucket.append(entry)
+        self.tails: dict[str, list[Entry]] = {}
+        for key, entries in self.by_key.items():
+            tail = PHASE_PREFIX.sub("", key)
+            if tail != key and tail not in self.by_key:
+                self.tails.setdefault(tail, []).extend(entries)
         self.families = [(e, tuple(p.lower() for p in e.patterns)) for e in catalog.entries if e.patterns]
-        self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 8 and ("-" in k[1:] or "." in k))
+        self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit())
         self.sip = {e.code: e for e in catalog.entries if e.source == "sip"}
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
 
@@ -129,6 +139,8 @@ class Recognizer:
             if option in self.by_key:
                 facets = vapi.parse(option)
                 return [Candidate(e, "exact", {**e.facet_map, **facets}) for e in self._ordered(self.by_key[option], "", token, token)]
+        if key in self.tails:
+            return [Candidate(e, "exact", {**e.facet_map, **vapi.parse(e.code)}) for e in self.tails[key]]
         for option in options:
             if vapi.split_prefix(option)[0] is not None:
                 found = self.family(option)
@@ -139,7 +151,7 @@ class Recognizer:
     def fuzzy(self, token: str) -> list[tuple[Candidate, float]]:
         """Typos of word codes (`asistant-not-found`): close spellings of known codes and aliases."""
         key = code_key(token)
-        if len(key) < 8:
+        if len(key) < 6:
             return []
         found = process.extract(key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3)
         out: list[tuple[Candidate, float]] = []
@@ -149,16 +161,18 @@ class Recognizer:
         return out
 
     # ---- numbers ----------------------------------------------------------------------------------
+    def _mentioned(self, source: str, text: str) -> bool:
+        low = text.lower()
+        return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in self.vendor_words.get(source, ()))
+
     def _ordered(self, entries: list[Entry], prefer: str, text: str, token: str = "") -> list[Entry]:
         """Entries sharing one code: the preferred source, then sources the text names, then an entry that
         spells the token exactly as written (`NO_ANSWER` is FreeSWITCH's, `no-answer` Voxifi's), then one
         whose code rather than an alias it is, then the sources' own rank."""
-        low = text.lower()
         key = code_key(token)
 
         def rank(e: Entry) -> tuple[int, int, int, int, int]:
-            words = self.vendor_words.get(e.source, ())
-            mentioned = any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in words)
+            mentioned = self._mentioned(e.source, text)
             verbatim = token in (e.code, *e.aliases)
             by_alias = bool(key) and code_key(e.code) != key
             return (0 if e.source == prefer else 1, 0 if mentioned else 1, 0 if verbatim else 1, int(by_alias),
@@ -217,6 +231,9 @@ class Recognizer:
                                  f"{_SIP_CLASSES[str(n)[0]]}. Check the full status line in the SIP trace.")
                 return None
             return hit(self._ordered(self.by_key.get(digits, []), "sip", text), True, "sip")
+        if n in WELL_KNOWN_PORTS and not (CODE_KEY.search(before) or whole):
+            notes.append(f"{n} is {WELL_KNOWN_PORTS[n]}, not an error code.")
+            return None
         if WEBSOCKET.search(line) and (1000 <= n <= 1015 or 4000 <= n <= 4999):
             meaning = WEBSOCKET_CLOSE.get(n, "an application-defined close code" if n >= 4000 else "a reserved close code")
             notes.append(f"{n} is a WebSocket close code ({meaning}), not a voice error code; look at what closed "
@@ -226,6 +243,10 @@ class Recognizer:
         if negative and n >= 1000 and (whole or CODE_KEY.search(before)):
             return hit(self._ordered(negative, "", text), True, "code", "-" + digits)
         found = self.by_key.get(digits, [])
+        if not found and 100 <= n <= 599 and HTTP_KEY.search(before):
+            notes.append(f"HTTP {n} is not one of the HTTP statuses in the catalog; {str(n)[0]}xx means "
+                         f"{_HTTP_CLASSES[str(n)[0]]}. Check the response body for the service's own error.")
+            return None
         if not found or n < 100:
             return None
         sip_ctx = bool(SIP_WORDS.search(text))
@@ -235,7 +256,8 @@ class Recognizer:
         adjacent = re.search(r"(?:^|\b)([a-z0-9.\-]+)\W{0,3}$", before)
         vendor_adjacent = bool(adjacent) and any(adjacent.group(1) in words for words in self.vendor_words.values())
         keyed = bool(CODE_KEY.search(before)) or (bool(VERB_KEY.search(before)) and (sip_ctx or http_ctx or vendor_adjacent))
-        strong = whole or vendor_adjacent or keyed or (sip_ctx != http_ctx and len(text.split()) <= 8)
+        only_source = len({e.source for e in found}) == 1 and self._mentioned(found[0].source, text)
+        strong = whole or vendor_adjacent or keyed or only_source or (sip_ctx != http_ctx and len(text.split()) <= 8)
         return hit(ordered, strong, "sip" if prefer else "number")
 
     def _sip_phrase_after(self, digits: str, after: str) -> bool:
@@ -301,6 +323,8 @@ class Recognizer:
             if found:
                 out.hits.append(found)
         taken = [(h.start, h.end) for h in out.hits]
+        out.hits.extend(self._listed_words(text, out.hits, taken))
+        taken = [(h.start, h.end) for h in out.hits]
         out.hits.extend(self.phrases(text, taken))
         if whole_words <= 6 and not any(h.strong for h in out.hits):
             out.hits.extend(self._whole_query(stripped, fuzzy_hits))
@@ -309,10 +333,23 @@ class Recognizer:
         out.hits.sort(key=lambda h: h.start)
         return out
 
+    def _listed_words(self, text: str, hits: list[Hit], taken: list[tuple[int, int]]) -> list[Hit]:
+        """Single-word codes listed next to codes of the same source ("customer-busy, some voicemail")."""
+        sources = {h.candidates[0].entry.source for h in hits if h.strong and h.context == "word"}
+        out: list[Hit] = []
+        for m in PHRASE_WORD.finditer(text):
+            if any(m.start() < te and m.end() > ts for ts, te in taken):
+                continue
+            word = m.group(0).lower()
+            entries = [e for e in self.by_key.get(word, []) if e.source in sources and e.code == word]
+            if entries:
+                out.append(Hit(m.start(), m.end(), m.group(0), [Candidate(e, "exact", e.facet_map) for e in entries], True, "word"))
+        return out
+
     def _whole_query(self, stripped: str, fuzzy_hits: list[Hit]) -> list[Hit]:
         """A short question that is a code written with spaces or a typo in it ("customer endd call")."""
         key = code_key(stripped)
-        if key in self.by_key or "-" not in key:
+        if key in self.by_key or key.lstrip("-").isdigit():
             return []
         return [Hit(0, len(stripped), stripped, [c], False, "fuzzy", r * 0.9)
                 for c, r in self.fuzzy(key) if not any(h.candidates[0].entry is c.entry for h in fuzzy_hits)]
@@ -333,6 +370,10 @@ def _titled(text: str) -> bool:
     return bool(words) and all(w[0].isupper() for w in words)
 
 
+_HTTP_CLASSES = {
+    "1": "informational", "2": "success", "3": "redirection", "4": "a client error (the request was refused)",
+    "5": "a server error on the service's side",
+}
 _SIP_CLASSES = {
     "1": "provisional (the call is still being set up)", "2": "success", "3": "redirection",
     "4": "request failure (a problem with this request or this destination)",

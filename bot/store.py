@@ -139,7 +139,8 @@ def report(db_path: str | None = None, limit: int = 10) -> str:
                  "no lookups recorded yet"),
         _section("Least helpful answers", [_unhelpful_line(*row) for row in store.least_helpful(limit)],
                  "no \"Not helpful\" votes yet"),
-        _section("Unanswered questions", [f"{n:>5}x  {q}   (last {_day(last)})" for q, n, last in store.unanswered(limit)],
+        _section("Unanswered questions",
+                 [f"{n:>5}x  {q}   (last {_day(last)})" for q, n, last in store.unanswered(limit)],
                  "none: every question found an answer"),
     ]
     return f"voicecode report ({path})\n\n" + "\n\n".join(sections) + "\n"

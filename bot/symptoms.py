@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from . import vapi
 from .catalog import Catalog, Entry
 from .text import content_words, stem, words
 
 FIELD_WEIGHTS = (("title", 3.0), ("aliases", 3.0), ("keywords", 2.6), ("code", 2.2), ("meaning", 1.0), ("symptom", 1.0))
 TOP_WEIGHT = 4.0
 EXTRA_FIELD = 0.25
-FAMILY_FACTOR = 0.97
+FAMILY_FACTOR = 0.985
+RANK_PENALTY = 0.06
 SYNONYM_WEIGHT = 0.8
 MIN_COVERAGE = 0.5
 UNKNOWN_IDF = 2.5
-MIN_SCORE = 38.0
+MIN_SCORE = 55.0
 MAX_SCORE = 96.0
 SOFTNESS = 0.25
 TYPO_CUTOFF = 82.0
@@ -49,7 +51,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("no answer", "did not answer, not answered, unanswered"), ("nobody answered", "did not answer, no answer"),
     ("didn't answer", "did not answer, no answer"), ("unanswered", "did not answer, no answer"),
     ("voicemail", "voice mail, answering machine"), ("answering machine", "voicemail"),
-    ("api key", "credentials, unauthorized, authentication, invalid api key"), ("wrong", "incorrect, invalid"),
+    ("api key", "credentials, unauthorized, authentication, invalid api key"), ("wrong", "incorrect, invalid"), ("invalid", "wrong, incorrect"), ("incorrect", "wrong, invalid"),
     ("unauthorized", "authentication, credentials, 401"), ("forbidden", "403, permission denied"),
     ("concurrent", "concurrency, capacity, simultaneous"), ("concurrency", "concurrent, simultaneous, capacity"),
     ("capacity", "concurrent, trunk capacity"), ("overloaded", "overload, 503, capacity"),
@@ -70,6 +72,9 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("rang out", "no answer, did not answer"), ("ring out", "no answer, did not answer"),
     ("stopped talking", "silent, stopped responding, went silent"), ("stopped responding", "silent, unresponsive"),
     ("not responding", "silent, unresponsive, timeout"), ("bot", "assistant"), ("agent", "assistant"),
+    ("abroad", "international"), ("overseas", "international"), ("foreign", "international"),
+    ("uk", "international"), ("country", "international"), ("countries", "international"),
+    ("dial", "call, calling, outbound"), ("mobile", "cell, destination, number"),
     ("middle", "mid"), ("midway", "mid"), ("talking", "conversation, speaking, mid call"),
     ("conversation", "mid call, talking"), ("halfway", "mid"),
 )
@@ -82,6 +87,7 @@ PROVIDER_NAMES = {
     "together": "together-ai", "perplexity": "perplexity-ai", "openrouter": "openrouter", "cerebras": "cerebras",
     "deepseek": "deep-seek", "lmnt": "lmnt", "hume": "hume", "minimax": "minimax",
 }
+PIPELINE = frozenset({"llm", "voice", "transcriber", "video"})
 _PROVIDER_RX = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(PROVIDER_NAMES, key=len, reverse=True)) + r")\b")
 
 
@@ -127,6 +133,8 @@ class SymptomIndex:
         for term in self.vocabulary:
             self.by_initial[term[0]].append(term)
         self.phrases = [_phrases(entry) for entry in catalog.entries]
+        # What a code says about itself (a Vapi provider code names its component) plus the entry's own facets.
+        self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]
         self.synonyms = [(_terms(k, bigrams=False), _alternatives(v)) for k, v in SYNONYMS]
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
 
@@ -158,6 +166,8 @@ class SymptomIndex:
         vendor_terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
         if provider:
             vendor_terms.update(stem(w) for w in words(provider.group(1)))
+        serves = vapi.components_of(PROVIDER_NAMES[provider.group(1)]) if provider else None
+        main = vapi.main_component(PROVIDER_NAMES[provider.group(1)]) if provider else None
         query = self._query(low)
         if not [t for t, _ in query if t not in vendor_terms]:
             return []
@@ -192,19 +202,25 @@ class SymptomIndex:
                 continue
             phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions)
             entry = self.catalog.entries[i]
+            facets = self.facets[i]
+            component = facets.get("component")
+            if serves is not None and component in PIPELINE and component not in serves:
+                continue  # "deepgram api key": Deepgram is no LLM, so the LLM families do not apply
             raw = min(1.0, got / total) * 0.75 + coverage * 0.25 + phrase_bonus
-            raw *= 1 - 0.03 * (self.catalog.sources[entry.source].rank - 1)
+            raw *= 1 - RANK_PENALTY * (self.catalog.sources[entry.source].rank - 1)
             if entry.is_family:
                 raw *= FAMILY_FACTOR
             if "fault" in entry.facet_map:
                 raw *= FAMILY_FACTOR  # a prefix-specific variant: only when the words point at it
+            if main is not None and component == main:
+                raw *= 1.03
             if entry.source in steer:
                 raw *= 1.2
             elif steer:
                 raw *= 0.9
             score = MAX_SCORE * raw / (raw + SOFTNESS)
             if score >= MIN_SCORE:
-                facets = dict(entry.facet_map)
+                facets = dict(facets)
                 if provider and entry.source == "vapi":
                     facets["vendor"] = PROVIDER_NAMES[provider.group(1)]
                 results.append(Scored(entry, score, facets))

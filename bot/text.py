@@ -14,10 +14,10 @@ _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "
 _WORD = re.compile(r"[a-z0-9]+")
 
 STOPWORDS = frozenset("""
-a an the and or but if of to in on at by for from with without into onto over under about as is are was were be
+a an the and or but if of to in on at by for with into onto over under about as is are was were be
 been being am do does did doing done have has had having it its it's this that these those there here i me my we
-our us you your he she they them their what which who whom whose when where why how all any some each every no
-not nor only own same so than too very can could should would will shall may might must just also get got getting
+our us you your he she they them their what which who whom whose when where why how all any some each every
+only own same so than too very can could should would will shall may might must just also get got getting
 please help hi hello hey thanks thank anyone someone somebody know tell explain mean means meaning seeing see
 saw keep keeps kept happen happens happened happening again still now today yesterday since after before
 while because then one two via vs per like really some lot lots go goes going gone straight directly
@@ -50,9 +50,12 @@ def stem(word: str) -> str:
     return word
 
 
+_CONTRACTION = re.compile(r"(?<=[a-z])n['’]t\b")
+
+
 def words(text: str) -> list[str]:
-    """Lower-case word tokens of a text (letters and digits)."""
-    return _WORD.findall(text.lower())
+    """Lower-case word tokens of a text (letters and digits); "can't" reads as "ca not", keeping the "not"."""
+    return _WORD.findall(_CONTRACTION.sub(" not", text.lower()))
 
 
 def content_words(text: str) -> list[str]:

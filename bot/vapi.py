@@ -48,6 +48,21 @@ _STATUS = re.compile(r"(?:^|-)([1-5]\d\d)(?:-|$)")
 _VAPI_SHAPE = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
 
 
+def components_of(provider: str) -> frozenset[str]:
+    """The pipeline components a provider can serve in Vapi (OpenAI: llm, voice and transcriber)."""
+    return frozenset(c for providers, c in ((LLM_PROVIDERS, "llm"), (VOICE_PROVIDERS, "voice"),
+                                           (TRANSCRIBER_PROVIDERS, "transcriber"), (VIDEO_PROVIDERS, "video"))
+                     if provider in providers)
+
+
+def main_component(provider: str) -> str:
+    """The component a provider is mostly used for, when a question names the provider but no component."""
+    return _MAIN_COMPONENT.get(provider) or min(components_of(provider), key=_ORDER.index, default="other")
+
+
+_ORDER = ("llm", "voice", "transcriber", "video", "other")
+
+
 def split_prefix(code: str) -> tuple[str | None, str]:
     """(fault, rest of the code) for a prefixed code, else (None, code)."""
     for prefix, fault in PREFIXES:

@@ -132,7 +132,7 @@ def test_a_huge_log_paste_is_split_into_messages_within_limits() -> None:
 @pytest.mark.parametrize("size", [0, 50, 400])
 def test_escalation_ref_value_stays_within_limits(size: int) -> None:
     ref = b.EscalationRef(key="acme:42", owner="vendor-platform", label="Acme 42 · " + "t" * 200,
-                          ids=tuple(("Acme call id", f"call-{i:040d}") for i in range(size)), lookup_id=5)
+                          ids=tuple(("Acme call id", f"call-{i:040d}") for i in range(size)))
     value = ref.to_value()
     assert len(value) <= b.MAX_VALUE
     assert b.EscalationRef.from_value(value).key == "acme:42"
@@ -142,7 +142,7 @@ def test_escalation_ref_value_stays_within_limits(size: int) -> None:
 
 
 def test_escalation_post_mentions_our_group_and_escapes_the_details() -> None:
-    ref = b.EscalationRef(key="acme:42", owner="vendor-platform", label="Acme 42 · Failure", ids=(), lookup_id=5)
+    ref = b.EscalationRef(key="acme:42", owner="vendor-platform", label="Acme 42 · Failure", ids=())
     ctx = b.EscalationContext(ref, "C0GENERAL1", "1.2", "https://fake.slack.test/archives/C0GENERAL1/p12")
     post = b.escalation_post(ctx, "U0USER0001", f"details {EVIL}", "S0ONCALL01")
     assert post.text.startswith("<!subteam^S0ONCALL01> ")
@@ -153,3 +153,12 @@ def test_help_lists_the_ways_in() -> None:
     text = b.render_help().text
     for needle in ("/voicecode 486", "-p", "Mention @voicecode", "Explain voice codes", "&lt;pasted log lines&gt;"):
         assert needle in text
+
+
+def test_see_also_names_related_entries() -> None:
+    linked = match(entry("42", related=("acme:43",)))
+    body = "\n".join(all_texts(b.render_answer(answer("acme 42", linked), lookup_id=1).combined()))
+    assert "*See also:* `acme:43`" in body
+    linked.related = [entry("43", title="Linked failure")]
+    body = "\n".join(all_texts(b.render_answer(answer("acme 42", linked), lookup_id=1).combined()))
+    assert "*See also:* `acme 43` Linked failure" in body

@@ -269,14 +269,33 @@ def test_escalation_posts_to_the_owner_channel_and_notes_it_in_the_thread(bot: B
     assert f"Escalated to <#{channel}> by <@{USER}>" in note.params["text"]
 
 
-def test_escalation_link_is_constructed_when_permalink_fails(bot: Bot) -> None:
-    bot.fake.fail("chat.getPermalink", "message_not_found")
+@pytest.mark.parametrize("trouble", ["error", "rate-limited"])
+def test_escalation_link_is_constructed_when_permalink_fails(bot: Bot, trouble: str) -> None:
+    if trouble == "error":
+        bot.fake.fail("chat.getPermalink", "message_not_found")
+    else:
+        bot.fake.rate_limit("chat.getPermalink")
     post, button = _answer_with(bot, "486", b.ESCALATE)
     msg = {"type": "message", "ts": "1700001100.999999", "thread_ts": post.params["thread_ts"]}
     bot.slack.interaction(block_action(button, message=msg, response_url=bot.fake.response_url()))
-    view = bot.fake.wait_for("views.open")[0].params["view"]
+    view = bot.fake.wait_for("views.open", timeout=1.0)[0].params["view"]  # well inside the 3 s trigger_id life
     ts = post.params["thread_ts"].replace(".", "")
     assert f"https://slack.com/archives/{CHANNEL}/p{ts}" in view["blocks"][-1]["element"]["initial_value"]
+
+
+def test_escalating_from_a_private_answer_reports_back_privately(bot: Bot) -> None:
+    bot.slack.command("-p 486", bot.fake.response_url("private"))
+    bot.fake.wait_for("response_url")
+    bot.fake.settle()
+    button = next(e for c in bot.fake.calls_to("response_url") for blk in c.blocks if blk["type"] == "actions"
+                  for e in blk["elements"] if e["action_id"] == b.ESCALATE)
+    bot.slack.interaction(block_action(button, message=None, is_ephemeral=True, response_url=bot.fake.response_url()))
+    view = bot.fake.wait_for("views.open")[0].params["view"]
+    assert "Thread:" not in view["blocks"][-1]["element"]["initial_value"]
+    _submit_escalation(bot, view, "no thread, asked privately")
+    assert bot.fake.wait_for("chat.postMessage")[0].params["channel"] == ONCALL_CHANNEL
+    told = bot.fake.wait_for("chat.postEphemeral")[0]
+    assert told.params["user"] == USER and f"Escalated to <#{ONCALL_CHANNEL}>" in told.params["text"]
 
 
 def test_failed_escalation_post_is_told_to_the_user(bot: Bot) -> None:

@@ -105,8 +105,8 @@ def test_socket_mode_without_app_token_names_it_and_never_echoes_secrets(clean_e
     assert "super-secret" not in err
 
 
-def test_a_rejected_token_or_bad_config_stops_with_a_clear_message(clean_env: pytest.MonkeyPatch, fake_slack: FakeSlack,
-                                                                  tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rejected_token_or_bad_config_stops_with_a_clear_message(
+        clean_env: pytest.MonkeyPatch, fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clean_env.setenv("SLACK_BOT_TOKEN", "xoxb-revoked")
     clean_env.setenv("SLACK_SIGNING_SECRET", SECRET)
     clean_env.setenv("SLACK_API_URL", fake_slack.api_url)

@@ -39,6 +39,7 @@ CANNOT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted
                "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
                "team_access_not_granted", "ekm_access_denied"}
 MAX_RESPONSES = 5  # a response_url takes at most five posts
+PERMALINK_TIMEOUT = 1.5
 # The message fields a monitoring bot puts its text in (attachments and layout blocks, besides `text`).
 TEXT_FIELDS = ("text", "pretext", "title")
 
@@ -117,11 +118,16 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def thread_link(client: WebClient, channel: str, ts: str) -> str:
-    """A link to the thread for the escalation channel; constructed when Slack will not give a permalink."""
+    """A link to the thread for the escalation channel; constructed when Slack does not give a permalink fast.
+
+    The modal's trigger_id expires 3 s after the click, so this one call gets no retries and a short timeout.
+    """
+    quick = WebClient(token=client.token, base_url=client.base_url, timeout=PERMALINK_TIMEOUT, retry_handlers=[])
     try:
-        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-    except SlackApiError as err:
-        log.info("chat.getPermalink failed (%s) for %s; using a constructed link", _error(err), channel)
+        return str(quick.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except (SlackApiError, OSError) as err:
+        reason = _error(err) if isinstance(err, SlackApiError) else repr(err)
+        log.info("chat.getPermalink failed (%s) for %s; using a constructed link", reason, channel)
         return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
@@ -304,7 +310,8 @@ class VoiceBot:
         thread = None if container.get("is_ephemeral") else (
             source.get("thread_ts") or container.get("thread_ts") or container.get("message_ts"))
         link = thread_link(client, channel, thread) if thread else None
-        ctx = EscalationContext(ref=EscalationRef.from_value(action["value"]), channel=channel, thread_ts=thread, link=link)
+        ctx = EscalationContext(ref=EscalationRef.from_value(action["value"]), channel=channel, thread_ts=thread,
+                                link=link)
         client.views_open(trigger_id=body["trigger_id"], view=escalation_modal(ctx))
 
     def on_escalate_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -354,7 +361,7 @@ class VoiceBot:
             self.store.comment(int(view["private_metadata"]), body["user"]["id"], comment)
 
     def on_error(self, error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient,
-                 respond: Respond | None) -> None:
+                 respond: Respond) -> None:
         """Log what failed with enough context to find it (never the body: it holds a token), and tell the
         person who asked: through response_url, or ephemerally for a mention. Passive mode stays silent."""
         event = body.get("event") or {}
@@ -363,7 +370,7 @@ class VoiceBot:
                   context.user_id, exc_info=error)
         note = (f":x: voicecode failed on this request (`{type(error).__name__}`); it is logged. "
                 "Try again, or use the `voicecode ask` CLI.")
-        if respond is not None:
+        if context.response_url:
             try:
                 respond(response_type="ephemeral", replace_original=False, **render_notice(note).kwargs())
             except Exception:  # noqa: BLE001 - the error path must not raise again

@@ -177,8 +177,7 @@ def context(*parts: str) -> Block:
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    element = {"type": "button", "text": plain(text, MAX_BUTTON_TEXT), "action_id": action_id,
-               "value": value[:MAX_VALUE]}
+    element = {"type": "button", "text": plain(text, MAX_BUTTON_TEXT), "action_id": action_id, "value": value}
     return {**element, "style": style} if style else element
 
 
@@ -211,14 +210,9 @@ def pack(units: list[list[Block]]) -> list[Message]:
     """Fill messages unit by unit (a unit is one code's blocks), splitting a unit only if it alone is too big."""
     messages: list[Message] = []
     current: list[Block] = []
-
-    def fits(blocks: list[Block]) -> bool:
-        return (len(current) + len(blocks) <= MAX_BLOCKS
-                and sum(len(block_text(b)) for b in current + blocks) <= MESSAGE_BUDGET)
-
     for unit in units:
-        for chunk in [unit] if _fits_alone(unit) else [[b] for b in unit]:
-            if current and not fits(chunk):
+        for chunk in [unit] if _fits(unit) else [[b] for b in unit]:
+            if current and not _fits(current + chunk):
                 messages.append(message(current))
                 current = []
             current = current + chunk
@@ -227,7 +221,7 @@ def pack(units: list[list[Block]]) -> list[Message]:
     return [m for m in messages if m.blocks]
 
 
-def _fits_alone(blocks: list[Block]) -> bool:
+def _fits(blocks: list[Block]) -> bool:
     return len(blocks) <= MAX_BLOCKS and sum(len(block_text(b)) for b in blocks) <= MESSAGE_BUDGET
 
 
@@ -252,7 +246,7 @@ def render_answer(answer: Answer, *, lookup_id: int | None, asker: str | None = 
     """
     main = main_matches(answer)
     single = len(main) == 1
-    units = [_match_unit(m, m.ids or (answer.ids if single else []), lookup_id, escalation_owners) for m in main]
+    units = [_match_unit(m, m.ids or (answer.ids if single else []), escalation_owners) for m in main]
     others = [m for m in answer.matches if m not in main][:MAX_OTHERS]
     if others:
         units.append(sections("*Other possible matches*\n" + "\n".join(f"• {_short_line(m)}" for m in others)))
@@ -290,7 +284,7 @@ def _quality(match: Match) -> str:
     return via if match.via in ("exact", "pattern") else f"{via}, {round(match.score)}%"
 
 
-def _match_unit(match: Match, ids: list[FoundId], lookup_id: int | None, escalation_owners: Collection[str]) -> list[Block]:
+def _match_unit(match: Match, ids: list[FoundId], escalation_owners: Collection[str]) -> list[Block]:
     entry = match.entry
     blocks = [header(f"{code_label(match)} · {entry.title}"),
               *sections(f"{escape(entry.meaning)}\n*What callers notice:* {escape(entry.symptom)}")]
@@ -306,7 +300,7 @@ def _match_unit(match: Match, ids: list[FoundId], lookup_id: int | None, escalat
         blocks += sections("*See also:* " + " · ".join(_related(match)))
     if not entry.normal and entry.owner in escalation_owners:
         ref = EscalationRef(key=entry.key, owner=entry.owner, label=f"{code_label(match)} · {entry.title}",
-                            ids=tuple((i.kind, i.value) for i in ids), lookup_id=lookup_id or 0)
+                            ids=tuple((i.kind, i.value) for i in ids))
         blocks.append({"type": "actions", "elements": [button("Escalate", ESCALATE, ref.to_value(), "danger")]})
     blocks.append(divider())
     return blocks
@@ -353,7 +347,8 @@ def _feedback_unit(lookup_id: int) -> list[Block]:
 
 TIPS = (
     "*Tips*\n"
-    "• Paste the code exactly as the vendor shows it: `-2008`, `486`, `call.start.error-subscription-concurrency-limit-reached`\n"
+    "• Paste the code exactly as the vendor shows it: `-2008`, `486`, "
+    "`call.start.error-subscription-concurrency-limit-reached`\n"
     "• Name the vendor or standard: `8x8 -2008`, `sip 503`, `q850 cause 16`\n"
     "• Describe what the caller noticed in a few words: `dead air after transfer`, `call drops after 30 seconds`\n"
     "• Paste the log lines around the failure: every code in them is explained, with the ids support asks for"
@@ -401,14 +396,13 @@ class EscalationRef:
     owner: str
     label: str
     ids: tuple[tuple[str, str], ...]
-    lookup_id: int
 
     def to_value(self, limit: int = MAX_VALUE) -> str:
         """Compact JSON within `limit`; ids that do not fit are dropped from the end."""
         ids = list(self.ids)
         while True:
             value = json.dumps({"k": self.key, "o": self.owner, "l": clip(self.label, MAX_HEADER),
-                                "i": ids, "n": self.lookup_id}, separators=(",", ":"))
+                                "i": ids}, separators=(",", ":"))
             if len(value) <= limit or not ids:
                 return value
             ids.pop()
@@ -417,7 +411,7 @@ class EscalationRef:
     def from_value(cls, value: str) -> EscalationRef:
         data = json.loads(value)
         return cls(key=data["k"], owner=data["o"], label=data["l"],
-                   ids=tuple((str(k), str(v)) for k, v in data["i"]), lookup_id=int(data["n"]))
+                   ids=tuple((str(k), str(v)) for k, v in data["i"]))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class TTLStore:
 def dedupe_events(seen: TTLStore) -> Callable[..., BoltResponse | None]:
     """Global middleware: a repeated event_id is acknowledged with 200 and never reaches a listener."""
 
-    def middleware(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt injects by name
+    # Bolt injects arguments by name, hence `next`.
+    def middleware(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
         event_id = body.get("event_id")
         if event_id and not seen.claim(("event", event_id)):
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})

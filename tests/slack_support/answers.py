@@ -8,8 +8,9 @@ SOURCE = Source(id="acme", vendor="Acme", title="Acme voice codes", doc_url="htt
                 vendor_words=("acme",), support_contact="support@acme.test", support_ids=("Acme call id",))
 
 
-def entry(code: str, *, owner: str = "vendor-platform", normal: bool = False, fix: tuple[str, ...] = ("Retry the call.",),
-          title: str | None = None, meaning: str = "The platform failed.", related: tuple[str, ...] = ()) -> Entry:
+def entry(code: str, *, owner: str = "vendor-platform", normal: bool = False,
+          fix: tuple[str, ...] = ("Retry the call.",), title: str | None = None, meaning: str = "The platform failed.",
+          related: tuple[str, ...] = ()) -> Entry:
     return Entry(source="acme", code=code, title=title or f"Failure {code}", meaning=meaning,
                  symptom="The caller hears silence.", owner="nobody" if normal else owner, normal=normal, fix=fix,
                  escalation=Escalation(when="If it persists for 5 minutes.", to="none" if normal else "vendor-support",

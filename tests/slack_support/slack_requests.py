@@ -64,8 +64,8 @@ class SlackSender:
     def command(self, text: str, response_url: str, *, channel: str = CHANNEL, user: str = USER, **kw: Any) -> Response:
         form = {"token": "legacy-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
                 "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "oncall",
-                "command": "/voicecode", "text": text, "response_url": response_url, "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-                "api_app_id": "A0000001"}
+                "command": "/voicecode", "text": text, "response_url": response_url,
+                "trigger_id": "13345224609.738474920.8088930838d88f008e0", "api_app_id": "A0000001"}
         return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded", **kw)
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
@@ -79,10 +79,12 @@ class SlackSender:
         return self.post(json.dumps(body).encode(), "application/json", headers, **kw)
 
     def interaction(self, payload: dict[str, Any], **kw: Any) -> Response:
-        return self.post(urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded", **kw)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body, "application/x-www-form-urlencoded", **kw)
 
 
-def mention(text: str, ts: str, *, channel: str = CHANNEL, user: str = USER, thread_ts: str | None = None) -> dict[str, Any]:
+def mention(text: str, ts: str, *, channel: str = CHANNEL, user: str = USER,
+            thread_ts: str | None = None) -> dict[str, Any]:
     event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel,
              "event_ts": ts}
     return {**event, "thread_ts": thread_ts} if thread_ts else event
