@@ -26,31 +26,38 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def _label(kind: str, text: str) -> str:
+MAX_IDS = 40
+
+
+def _call_id_label(text: str) -> str:
     """Name a generic call id after the vendor the text is about, as support desks ask for it."""
-    if kind != "call id":
-        return kind
     low = text.lower()
     for word, label in (("vapi", "Vapi call id"), ("endedreason", "Vapi call id"), ("voxifi", "Voxifi call id"),
                         ("8x8", "8x8 callId")):
         if word in low:
             return label
-    return kind
+    return "call id"
 
 
 def find_ids(text: str) -> list[FoundId]:
-    """Every id in `text`, first appearance first, without duplicates."""
+    """Every id in `text`, first appearance first, without duplicates (at most MAX_IDS: a ticket needs a few)."""
     found: list[tuple[int, FoundId]] = []
     seen: set[str] = set()
+    stamped: list[tuple[int, int]] = []
+    call_label = ""
     for kind, rx in _RULES:
         for m in rx.finditer(text):
             value = m.group(1).strip("\"',;")
-            if value in seen or len(value) < 2:
+            if value in seen or len(value) < 2 or len(found) >= MAX_IDS:
                 continue
-            if kind == "time" and any(value in f.value for _, f in found):
+            if kind == "time" and any(a <= m.start(1) < b for a, b in stamped):
                 continue
+            if kind == "timestamp":
+                stamped.append(m.span(1))
+            if kind == "call id":
+                call_label = call_label or _call_id_label(text)
             seen.add(value)
-            found.append((m.start(1), FoundId(_label(kind, text), value)))
+            found.append((m.start(1), FoundId(call_label if kind == "call id" else kind, value)))
     return [f for _, f in sorted(found, key=lambda p: p[0])]
 
 

@@ -15,10 +15,10 @@ from rapidfuzz import fuzz, process
 
 from . import vapi
 from .catalog import Catalog, Entry
-from .text import code_key
+from .text import any_word, code_key
 
 WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
-NUMBER = re.compile(r"-?\d+")
+NUMBER = re.compile(r"(?<![\w.\-/+#$])-?\d+")
 # Vapi's phase prefixes, which people drop when they quote a code ("sip-completed-call").
 PHASE_PREFIX = re.compile(r"^call\.[a-z\-]+\.(?:error-)?")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
@@ -111,9 +111,16 @@ class Recognizer:
             if tail != key and tail not in self.by_key:
                 self.tails.setdefault(tail, []).extend(entries)
         self.families = [(e, tuple(p.lower() for p in e.patterns)) for e in catalog.entries if e.patterns]
+        self.phrase_starts: dict[str, int] = {}
+        for key in self.by_key:
+            parts = key.split("-")
+            if all(p.isalpha() or "'" in p for p in parts):
+                self.phrase_starts[parts[0]] = max(self.phrase_starts.get(parts[0], 0), min(len(parts), MAX_PHRASE))
         self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit())
         self.sip = {e.code: e for e in catalog.entries if e.source == "sip"}
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
+        self.vendor_rx = {sid: any_word(words) for sid, words in self.vendor_words.items() if words}
+        self.single_words = {code_key(e.code) for e in catalog.entries if code_key(e.code).isalpha()}
 
     # ---- word codes -------------------------------------------------------------------------------
     def family(self, code: str) -> Candidate | None:
@@ -162,8 +169,8 @@ class Recognizer:
 
     # ---- numbers ----------------------------------------------------------------------------------
     def _mentioned(self, source: str, text: str) -> bool:
-        low = text.lower()
-        return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in self.vendor_words.get(source, ()))
+        rx = self.vendor_rx.get(source)
+        return bool(rx and rx.search(text))
 
     def _ordered(self, entries: list[Entry], prefer: str, text: str, token: str = "") -> list[Entry]:
         """Entries sharing one code: the preferred source, then sources the text names, then an entry that
@@ -277,26 +284,34 @@ class Recognizer:
         only when it is the whole question ("voicemail", "canceled").
         """
         words = [(m.start(), m.end(), m.group(0)) for m in PHRASE_WORD.finditer(text)]
+        free = [not any(s < te and e > ts for ts, te in taken) for s, e, _ in words] if taken else [True] * len(words)
+        joined = [text[a[1]:b[0]].isspace() for a, b in zip(words, words[1:])]
         entire = code_key(text.strip().strip("\"'`.,;:!?()[]{}"))
-        used = [False] * len(words)
         hits: list[Hit] = []
-        for size in range(min(MAX_PHRASE, len(words)), 0, -1):
-            for i in range(len(words) - size + 1):
-                if any(used[i:i + size]):
-                    continue
-                span = words[i:i + size]
-                s, e = span[0][0], span[-1][1]
-                if any(s < te and e > ts for ts, te in taken) or not re.fullmatch(r"[A-Za-z' ]+", text[s:e]):
-                    continue
+        i = 0
+        while i < len(words):
+            longest = self.phrase_starts.get(words[i][2].lower(), 0) if free[i] else 0
+            size = self._phrase_at(words, free, joined, i, longest, entire)
+            if size:
+                s, e = words[i][0], words[i + size - 1][1]
                 key = code_key(text[s:e])
-                if key not in self.by_key or (size == 1 and key != entire):
-                    continue
                 strong = key == entire or (size > 1 and _titled(text[s:e]))
                 entries = self._ordered(self.by_key[key], "", text, text[s:e])
                 hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in entries],
                                 strong, "phrase", 100.0 if strong else PROSE_PHRASE_SCORE))
-                used[i:i + size] = [True] * size
+            i += size or 1
         return hits
+
+    def _phrase_at(self, words: list[tuple[int, int, str]], free: list[bool], joined: list[bool], i: int,
+                   longest: int, entire: str) -> int:
+        """Length in words of the longest catalog phrase starting at word i (0: none)."""
+        for size in range(min(longest, len(words) - i), 0, -1):
+            if not all(free[i:i + size]) or not all(joined[i:i + size - 1]):
+                continue
+            key = code_key(" ".join(w for _, _, w in words[i:i + size]))
+            if key in self.by_key and (size > 1 or key == entire):
+                return size
+        return 0
 
     # ---- all together -----------------------------------------------------------------------------
     def find(self, text: str) -> Recognition:
@@ -306,13 +321,18 @@ class Recognizer:
         whole_words = len(stripped.split())
         whole = whole_words <= 2
         fuzzy_hits: list[Hit] = []
+        known: dict[str, list[Candidate]] = {}
+        typos: dict[str, list[tuple[Candidate, float]]] = {}
         for m in WORD_TOKEN.finditer(text):
-            candidates = self.word_code(m.group(0))
-            if candidates:
-                out.hits.append(Hit(m.start(), m.end(), m.group(0), candidates, True, "word"))
-            elif vapi.looks_like_vapi(code_key(m.group(0))) and m.group(0).count("-") + m.group(0).count(".") >= 2:
-                for cand, ratio in self.fuzzy(m.group(0)):
-                    fuzzy_hits.append(Hit(m.start(), m.end(), m.group(0), [cand], False, "fuzzy", ratio * 0.9))
+            token = m.group(0)
+            if token not in known:
+                known[token] = self.word_code(token)
+            if known[token]:
+                out.hits.append(Hit(m.start(), m.end(), token, known[token], True, "word"))
+            elif _typo_shaped(token):
+                if token not in typos:
+                    typos[token] = self.fuzzy(token)
+                fuzzy_hits.extend(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9) for c, r in typos[token])
         for m in KEYED_WORD.finditer(text):
             key = code_key(m.group(1))
             if key in self.by_key:
@@ -337,11 +357,15 @@ class Recognizer:
         """Single-word codes listed next to codes of the same source ("customer-busy, some voicemail")."""
         sources = {h.candidates[0].entry.source for h in hits if h.strong and h.context == "word"}
         out: list[Hit] = []
+        if not sources:
+            return out
         for m in PHRASE_WORD.finditer(text):
             if any(m.start() < te and m.end() > ts for ts, te in taken):
                 continue
             word = m.group(0).lower()
-            entries = [e for e in self.by_key.get(word, []) if e.source in sources and e.code == word]
+            if word not in self.single_words:
+                continue
+            entries = [e for e in self.by_key[word] if e.source in sources and e.code == word]
             if entries:
                 out.append(Hit(m.start(), m.end(), m.group(0), [Candidate(e, "exact", e.facet_map) for e in entries], True, "word"))
         return out
@@ -363,6 +387,12 @@ class Recognizer:
             name = OTHER_VENDORS[vendor.group(1).lower()]
             out.notes.append(f"{number.group(0)} looks like a {name} error code; {name}'s own codes are not in the "
                              f"catalog yet. Look it up in {name}'s error reference.")
+
+
+def _typo_shaped(token: str) -> bool:
+    """Worth a fuzzy look: a code-like token of words (`asistant-not-found`), not a UUID or host name."""
+    parts = re.split(r"[.\-_]", token.lower())
+    return len(parts) >= 3 and sum(p.isalpha() and len(p) >= 3 for p in parts) >= 2 and vapi.looks_like_vapi(token.lower())
 
 
 def _titled(text: str) -> bool:

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 
 from . import vapi
 from .catalog import Catalog, Entry
-from .text import content_words, stem, words
+from .text import any_word, content_words, stem, words
 
 FIELD_WEIGHTS = (("title", 3.0), ("aliases", 3.0), ("keywords", 2.6), ("code", 2.2), ("meaning", 1.0), ("symptom", 1.0))
 TOP_WEIGHT = 4.0
@@ -124,10 +124,10 @@ class SymptomIndex:
                 df[term] += 1
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.postings: dict[str, list[int]] = defaultdict(list)
+        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, terms in enumerate(self.weights):
-            for term in terms:
-                self.postings[term].append(i)
+            for term, weight in terms.items():
+                self.postings[term].append((i, weight))
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
         self.by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
@@ -137,6 +137,7 @@ class SymptomIndex:
         self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]
         self.synonyms = [(_terms(k, bigrams=False), _alternatives(v)) for k, v in SYNONYMS]
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
+        self.vendor_rx = {sid: any_word(words) for sid, words in self.vendor_words.items() if words}
 
     def _repair(self, term: str) -> str:
         """A word the catalog never uses, replaced by the closest word it does use (typos)."""
@@ -158,10 +159,19 @@ class SymptomIndex:
                         alts[j][1].update(extra)
         return alts
 
+    def _best_weights(self, term: str, alts: set[str]) -> dict[int, float]:
+        """Entry index -> weight of `term` in it, or of its best synonym (discounted) where it lacks the term."""
+        best = {i: w for i, w in self.postings.get(term, ())}
+        for alt in alts:
+            for i, w in self.postings.get(alt, ()):
+                if i not in best or (best[i] < w * SYNONYM_WEIGHT and term not in self.weights[i]):
+                    best[i] = max(best.get(i, 0.0), w * SYNONYM_WEIGHT)
+        return best
+
     def search(self, text: str, limit: int = 8) -> list[Scored]:
         """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE."""
         low = text.lower()
-        steer = {sid for sid, ws in self.vendor_words.items() if any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low) for w in ws)}
+        steer = {sid for sid, rx in self.vendor_rx.items() if rx.search(low)}
         provider = _PROVIDER_RX.search(low)
         vendor_terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
         if provider:
@@ -178,35 +188,31 @@ class SymptomIndex:
         bigrams = _bigrams(plain)
         # Vendor words steer; they count when an entry uses them but cost nothing when it does not.
         total = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t not in vendor_terms)
-        candidates: set[int] = set()
+        got: dict[int, float] = defaultdict(float)
+        covered: dict[int, float] = defaultdict(float)
+        hits: dict[int, int] = defaultdict(int)
+        typed_hits: dict[int, int] = defaultdict(int)
         for term, alts in query:
-            for a in (term, *alts):
-                candidates.update(self.postings.get(a, ()))
+            idf = self.idf.get(term, UNKNOWN_IDF)
+            for i, w in self._best_weights(term, alts).items():
+                got[i] += idf * w / TOP_WEIGHT
+                covered[i] += idf
+                hits[i] += 1
+                typed_hits[i] += term in as_typed
         results: list[Scored] = []
-        for i in candidates:
-            weights = self.weights[i]
-            got = covered = 0.0
-            hits = typed_hits = 0
-            for term, alts in query:
-                idf = self.idf.get(term, UNKNOWN_IDF)
-                w = weights.get(term, 0.0)
-                if not w and alts:
-                    w = max((weights.get(a, 0.0) for a in alts), default=0.0) * SYNONYM_WEIGHT
-                if w:
-                    hits += 1
-                    typed_hits += term in as_typed
-                    covered += idf
-                    got += idf * w / TOP_WEIGHT
-            coverage = min(1.0, covered / total)
-            if coverage < MIN_COVERAGE or hits < min(2, len(query)) or not typed_hits:
+        need = min(2, len(query))
+        for i, cover in covered.items():
+            coverage = min(1.0, cover / total)
+            if coverage < MIN_COVERAGE or hits[i] < need or not typed_hits[i]:
                 continue
+            weights = self.weights[i]
             phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions)
             entry = self.catalog.entries[i]
             facets = self.facets[i]
             component = facets.get("component")
             if serves is not None and component in PIPELINE and component not in serves:
                 continue  # "deepgram api key": Deepgram is no LLM, so the LLM families do not apply
-            raw = min(1.0, got / total) * 0.75 + coverage * 0.25 + phrase_bonus
+            raw = min(1.0, got[i] / total) * 0.75 + coverage * 0.25 + phrase_bonus
             raw *= 1 - RANK_PENALTY * (self.catalog.sources[entry.source].rank - 1)
             if entry.is_family:
                 raw *= FAMILY_FACTOR

@@ -61,3 +61,8 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Stemmed words that carry meaning (no stopwords), in order."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def any_word(phrases: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    """A case-insensitive pattern matching any of `phrases` as whole words (hyphens count as word parts)."""
+    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])", re.I)

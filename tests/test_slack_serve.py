@@ -146,3 +146,13 @@ def test_socket_mode_handler_dispatches_to_the_same_listeners(slack_config: Slac
     finally:
         handler.close()
         app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+
+
+def test_socket_mode_with_a_refused_app_token_stops_with_a_clear_message(
+        clean_env: pytest.MonkeyPatch, fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in (("SLACK_BOT_TOKEN", BOT_TOKEN), ("SLACK_APP_TOKEN", "xapp-revoked"),
+                        ("SLACK_API_URL", fake_slack.api_url), ("VOICECODE_DB", str(tmp_path / "voicecode.db"))):
+        clean_env.setenv(name, value)
+    assert serve(http=False, port=None, config_path=None) == 2
+    assert "Slack refused the Socket Mode connection (invalid_auth)" in capsys.readouterr().err
+    assert fake_slack.calls_to("apps.connections.open")

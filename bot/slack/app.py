@@ -244,7 +244,7 @@ class VoiceBot:
         ack()
         private, text = parse_command(command.get("text") or "")
         if text.lower() in HELP_WORDS:
-            respond(response_type="ephemeral", **render_help(command.get("command") or COMMAND).kwargs())
+            respond(response_type="ephemeral", **render_help().kwargs())
             return
         answer, lookup_id = self.lookup(text, "command")
         if not answer.matches:

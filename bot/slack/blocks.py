@@ -363,17 +363,16 @@ def render_nothing_found(answer: Answer) -> Message:
     return message([*sections(text), context("The question was recorded so the catalog can grow.")])
 
 
-def render_help(command: str = "/voicecode") -> Message:
-    cmd = escape(command)
+def render_help() -> Message:
     text = (
         "*voicecode* explains voice-platform error codes (8x8, Vapi, Voxifi, SIP, Q.850): what happened, "
         "who has to act, how to fix it and when to escalate.\n"
         "*Ask*\n"
-        f"• `{cmd} 486`: a code\n"
-        f"• `{cmd} 8x8 -2008`: a vendor and a code\n"
-        f"• `{cmd} caller hears dead air after transfer`: a symptom in words\n"
-        f"• `{cmd} {escape('<pasted log lines>')}`: every code in the paste, with the ids support asks for\n"
-        f"• `{cmd} -p 503` (or `--private`): only you see the answer\n"
+        "• `/voicecode 486`: a code\n"
+        "• `/voicecode 8x8 -2008`: a vendor and a code\n"
+        "• `/voicecode caller hears dead air after transfer`: a symptom in words\n"
+        "• `/voicecode &lt;pasted log lines&gt;`: every code in the paste, with the ids support asks for\n"
+        "• `/voicecode -p 503` (or `--private`): only you see the answer\n"
         "*Elsewhere*\n"
         "• Mention @voicecode with a code, a question or a log paste: the answer comes in the thread.\n"
         "• On any message (an alert, say): More actions (⋮) > *Explain voice codes*, answered in its thread."
