@@ -288,10 +288,11 @@ def _match_unit(match: Match, ids: list[FoundId], escalation_owners: Collection[
     entry = match.entry
     blocks = [header(f"{code_label(match)} · {entry.title}"),
               *sections(f"{escape(entry.meaning)}\n*What callers notice:* {escape(entry.symptom)}")]
+    steps = "\n".join(f"{i}. {escape(step)}" for i, step in enumerate(entry.fix, 1))
     if entry.normal:
-        blocks += sections(":white_check_mark: *Not an error.* This is a normal ending; nothing needs fixing.")
+        blocks += sections(":white_check_mark: *Not an error.* This is a normal ending; nothing needs fixing.\n"
+                           f"*Only if it happens when it should not:*\n{steps}")
     else:
-        steps = "\n".join(f"{i}. {escape(step)}" for i, step in enumerate(entry.fix, 1))
         who = escape(OWNERS.get(entry.owner, entry.owner))
         blocks += sections(f"*Who acts:* {who}\n*How to fix*\n{steps}")
         blocks += sections(_escalation_text(match, ids))
