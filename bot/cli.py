@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             return _lint(args)
         if args.command == "ask":
             return _ask(args, sys.stdin, sys.stdout)
+        from .engine import get_engine
+
+        get_engine()  # every command refuses to start on invalid knowledge, before doing anything else
         if args.command == "serve":
             from .slack.server import serve
 

@@ -116,3 +116,10 @@ def test_invalid_knowledge_stops_every_command(tmp_path: Path) -> None:
     run = _cli("ask", "-2008", env_dir=bad_dir)
     assert run.returncode == 2
     assert "knowledge is invalid" in run.stderr and "acme.yaml:12:" in run.stderr
+
+
+@pytest.mark.parametrize("command", [["report"], ["serve", "--http", "--port", "0"]])
+def test_invalid_knowledge_stops_serve_and_report(tmp_path: Path, command: list[str]) -> None:
+    bad_dir = _write(tmp_path, GOOD_ENTRY.replace("owner: configuration", "owner: x"))
+    run = _cli(*command, env_dir=bad_dir)
+    assert run.returncode == 2 and "acme.yaml:12:" in run.stderr
