@@ -111,11 +111,11 @@ class Recognizer:
             if tail != key and tail not in self.by_key:
                 self.tails.setdefault(tail, []).extend(entries)
         self.families = [(e, tuple(p.lower() for p in e.patterns)) for e in catalog.entries if e.patterns]
-        self.phrase_starts: dict[str, int] = {}
+        self.phrase_prefixes: set[str] = set()
         for key in self.by_key:
             parts = key.split("-")
-            if all(p.isalpha() or "'" in p for p in parts):
-                self.phrase_starts[parts[0]] = max(self.phrase_starts.get(parts[0], 0), min(len(parts), MAX_PHRASE))
+            if len(parts) > 1 and all(p.replace("'", "").isalpha() for p in parts):
+                self.phrase_prefixes.update("-".join(parts[:n]) for n in range(1, min(len(parts), MAX_PHRASE)))
         self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit())
         self.sip = {e.code: e for e in catalog.entries if e.source == "sip"}
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
@@ -276,24 +276,22 @@ class Recognizer:
         return any(tail.startswith(code_key(name)) for name in (entry.title, *entry.aliases) if not name.isdigit())
 
     # ---- phrases ----------------------------------------------------------------------------------
-    def phrases(self, text: str, taken: list[tuple[int, int]]) -> list[Hit]:
+    def phrases(self, text: str, taken: bytearray) -> list[Hit]:
         """Codes and aliases written as words ("Busy Here", "Customer Did Not Answer"), longest first.
 
         A phrase is a recognised code when it is the whole question or written the way logs and dashboards
         write labels (Title Case, UPPER CASE); in running prose it is only a candidate. A single word counts
         only when it is the whole question ("voicemail", "canceled").
         """
-        words = [(m.start(), m.end(), m.group(0)) for m in PHRASE_WORD.finditer(text)]
-        free = [not any(s < te and e > ts for ts, te in taken) for s, e, _ in words] if taken else [True] * len(words)
-        joined = [text[a[1]:b[0]].isspace() for a, b in zip(words, words[1:])]
+        words = [m for m in PHRASE_WORD.finditer(text) if not taken[m.start()]]
+        lower = [m.group(0).lower() for m in words]
         entire = code_key(text.strip().strip("\"'`.,;:!?()[]{}"))
         hits: list[Hit] = []
         i = 0
         while i < len(words):
-            longest = self.phrase_starts.get(words[i][2].lower(), 0) if free[i] else 0
-            size = self._phrase_at(words, free, joined, i, longest, entire)
+            size = self._phrase_at(text, words, lower, i, entire)
             if size:
-                s, e = words[i][0], words[i + size - 1][1]
+                s, e = words[i].start(), words[i + size - 1].end()
                 key = code_key(text[s:e])
                 strong = key == entire or (size > 1 and _titled(text[s:e]))
                 entries = self._ordered(self.by_key[key], "", text, text[s:e])
@@ -302,16 +300,17 @@ class Recognizer:
             i += size or 1
         return hits
 
-    def _phrase_at(self, words: list[tuple[int, int, str]], free: list[bool], joined: list[bool], i: int,
-                   longest: int, entire: str) -> int:
-        """Length in words of the longest catalog phrase starting at word i (0: none)."""
-        for size in range(min(longest, len(words) - i), 0, -1):
-            if not all(free[i:i + size]) or not all(joined[i:i + size - 1]):
-                continue
-            key = code_key(" ".join(w for _, _, w in words[i:i + size]))
-            if key in self.by_key and (size > 1 or key == entire):
-                return size
-        return 0
+    def _phrase_at(self, text: str, words: list[re.Match[str]], lower: list[str], i: int, entire: str) -> int:
+        """Length in words of the longest catalog phrase starting at word i (0: none); words must be
+        separated by blanks only, so `busy.here` or `busy, here` never read as "Busy Here"."""
+        key, best = lower[i], 1 if lower[i] == entire and lower[i] in self.by_key else 0
+        for j in range(i + 1, min(i + MAX_PHRASE, len(words))):
+            if key not in self.phrase_prefixes or not text[words[j - 1].end():words[j].start()].isspace():
+                break
+            key = f"{key}-{lower[j]}"
+            if key in self.by_key:
+                best = j - i + 1
+        return best
 
     # ---- all together -----------------------------------------------------------------------------
     def find(self, text: str) -> Recognition:
@@ -342,10 +341,9 @@ class Recognizer:
             found = self.number(text, m, whole_words <= 3 or len(stripped) <= 6, out.notes)
             if found:
                 out.hits.append(found)
-        taken = [(h.start, h.end) for h in out.hits]
+        taken = _covered(text, out.hits)
         out.hits.extend(self._listed_words(text, out.hits, taken))
-        taken = [(h.start, h.end) for h in out.hits]
-        out.hits.extend(self.phrases(text, taken))
+        out.hits.extend(self.phrases(text, _covered(text, out.hits)))
         if whole_words <= 6 and not any(h.strong for h in out.hits):
             out.hits.extend(self._whole_query(stripped, fuzzy_hits))
         out.hits.extend(fuzzy_hits)
@@ -353,17 +351,15 @@ class Recognizer:
         out.hits.sort(key=lambda h: h.start)
         return out
 
-    def _listed_words(self, text: str, hits: list[Hit], taken: list[tuple[int, int]]) -> list[Hit]:
+    def _listed_words(self, text: str, hits: list[Hit], taken: bytearray) -> list[Hit]:
         """Single-word codes listed next to codes of the same source ("customer-busy, some voicemail")."""
         sources = {h.candidates[0].entry.source for h in hits if h.strong and h.context == "word"}
         out: list[Hit] = []
         if not sources:
             return out
         for m in PHRASE_WORD.finditer(text):
-            if any(m.start() < te and m.end() > ts for ts, te in taken):
-                continue
             word = m.group(0).lower()
-            if word not in self.single_words:
+            if word not in self.single_words or taken[m.start()]:
                 continue
             entries = [e for e in self.by_key[word] if e.source in sources and e.code == word]
             if entries:
@@ -387,6 +383,14 @@ class Recognizer:
             name = OTHER_VENDORS[vendor.group(1).lower()]
             out.notes.append(f"{number.group(0)} looks like a {name} error code; {name}'s own codes are not in the "
                              f"catalog yet. Look it up in {name}'s error reference.")
+
+
+def _covered(text: str, hits: list[Hit]) -> bytearray:
+    """One flag per character of `text`: inside a code already recognised."""
+    flags = bytearray(len(text) + 1)
+    for hit in hits:
+        flags[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
+    return flags
 
 
 def _typo_shaped(token: str) -> bool:
