@@ -39,7 +39,8 @@ def synthetic_catalog(base: Catalog, size: int, seed: int = SEED) -> Catalog:
     """`base` plus generated entries up to `size` entries in all (no growth when `size` <= len(base))."""
     rng = random.Random(seed * 1_000_003 + size)
     pools = _pools(base)
-    taken = {f"{e.source}:{code_key(name)}" for e in base.entries for name in (e.code, *e.aliases)}
+    # Codes of the real catalog stay unique to it, so every question gets the same answer at every size.
+    taken = {code_key(name) for e in base.entries for name in (e.code, *e.aliases)}
     catalog = Catalog(sources=dict(base.sources), entries=list(base.entries))
     extra = max(size - len(base.entries), 0)
     for shape, count in _shape_counts(extra):
@@ -76,30 +77,38 @@ def _entries(shape: str, source: str, count: int, pools: _Pools, taken: set[str]
     for _ in range(count):
         code = _unique(lambda: make_code(pools, rng), source, taken)
         template = rng.choice(pools.templates)
-        entry = _entry(source, code, template, pools, recent, rng)
+        entry = _entry(source, code, template, recent, rng)
+        if any(_clashes(a, code, source, taken) for a in entry.aliases):
+            entry = replace(entry, aliases=())
         taken.update(f"{source}:{code_key(a)}" for a in entry.aliases)
         recent = [*recent[-9:], entry.key]
         yield entry
 
 
 def _unique(make: Callable[[], str], source: str, taken: set[str]) -> str:
-    """A code not yet used in `source` (duplicates are a lint error in real knowledge too)."""
+    """A code not yet used in `source` (duplicates are a lint error in real knowledge too) nor in the real
+    catalog. `taken` holds `source:key` for generated codes and bare keys for the real ones."""
     while True:
         code = make()
-        key = f"{source}:{code_key(code)}"
-        if key not in taken:
-            taken.add(key)
+        key = code_key(code)
+        if key not in taken and f"{source}:{key}" not in taken:
+            taken.add(f"{source}:{key}")
             return code
 
 
-def _entry(source: str, code: str, template: Entry, pools: _Pools, recent: list[str],
-           rng: random.Random) -> Entry:
+def _clashes(alias: str, code: str, source: str, taken: set[str]) -> bool:
+    key = code_key(alias)
+    return key != code_key(code) and (key in taken or f"{source}:{key}" in taken)
+
+
+def _entry(source: str, code: str, template: Entry, recent: list[str], rng: random.Random) -> Entry:
     family = "*" in code
     patterns = (code, code.replace("*-", "*", 1)) if family else ()
     alias = _label(code) if not family and rng.random() < 0.2 and not code.lstrip("-").isdigit() else None
     related = tuple(rng.sample(recent, min(len(recent), rng.randint(0, 2))))
-    return replace(template, source=source, code=code, title=_title(code, template.title), aliases=(alias,) if alias else (),
-                   patterns=patterns, facets=(), related=related, doc_url="", file="", line=0)
+    return replace(template, source=source, code=code, title=_title(code, template.title),
+                   aliases=(alias,) if alias else (), patterns=patterns, facets=(), related=related, doc_url="",
+                   file="", line=0)
 
 
 def _title(code: str, borrowed: str) -> str:

@@ -18,7 +18,7 @@ from .catalog import Catalog, Entry
 from .text import any_word, code_key
 
 WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
-NUMBER = re.compile(r"(?<![\w.\-/+#$])-?\d+")
+NUMBER = re.compile(r"(?<![\w.\-/+$])-?\d+")
 # Vapi's phase prefixes, which people drop when they quote a code ("sip-completed-call").
 PHASE_PREFIX = re.compile(r"^call\.[a-z\-]+\.(?:error-)?")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
@@ -65,7 +65,7 @@ OTHER_VENDORS = {"twilio": "Twilio", "telnyx": "Telnyx", "plivo": "Plivo", "band
 OTHER_VENDOR_RX = re.compile(r"\b(" + "|".join(OTHER_VENDORS) + r")\b", re.I)
 FUZZY_CUTOFF = 88.0
 WEAK_NUMBER_SCORE = 66.0
-PROSE_PHRASE_SCORE = 82.0
+PROSE_PHRASE_SCORE = 72.0
 
 
 @dataclass
@@ -141,7 +141,8 @@ class Recognizer:
 
     def word_code(self, token: str) -> list[Candidate]:
         key = code_key(token)
-        options = [key, *vapi.expansions(key)]
+        # Only a token written like an endedReason may be completed with a phase prefix (not `vapi_hooks.py`).
+        options = [key, *vapi.expansions(key)] if token == key else [key]
         for option in options:
             if option in self.by_key:
                 facets = vapi.parse(option)
@@ -196,7 +197,7 @@ class Recognizer:
         next_char = after[:1] or " "
         if sign and (before_char.isalnum() or before_char in "-._/"):
             return None
-        if not sign and (before_char.isalnum() or before_char in ".-/+#$_"):
+        if not sign and (before_char.isalnum() or before_char in ".-/+$_"):
             return None
         if next_char.isalnum() or next_char in "_%" or re.match(r"[.:,/-]\d", after):
             return None
@@ -205,15 +206,25 @@ class Recognizer:
         line_start = text.rfind("\n", 0, start) + 1
         before = text[max(line_start, start - 48):start].lower()
         line = text[line_start: (text.find("\n", end) + 1 or len(text) + 1) - 1]
-        if before_char == ":" and not (sign or CODE_KEY.search(before) or SIP_KEY.search(before) or Q850_KEY.search(before)):
-            return None
+        if before_char == "#":
+            before = before[:-1]  # "cause #21" reads as "cause 21"; "order #48012" still has no code key
+        if before_char in ":#" and not (sign or any(k.search(before) for k in (CODE_KEY, SIP_KEY, Q850_KEY))):
+            return None  # host:5060, 10:20:30, order #48012; but statusCode:-1013 and cause #21 are codes
+        if sign:
+            return self._negative(text, raw, start, end, notes)
         if NOT_A_CODE_BEFORE.search(before) and not (SIP_KEY.search(before) or Q850_KEY.search(before)):
             return None
-        if sign:
-            found = self.by_key.get(raw, [])
-            ordered = self._ordered(found, "", text)
-            return Hit(start, end, raw, [Candidate(e, "exact", e.facet_map) for e in ordered], True, "code") if ordered else None
         return self._positive(text, int(digits), digits, start, end, before, line, whole, notes)
+
+    def _negative(self, text: str, raw: str, start: int, end: int, notes: list[str]) -> Hit | None:
+        """Negative numbers are vendor codes (-2008, -1013); one the catalog lacks is said to be unknown."""
+        found = self._ordered(self.by_key.get(raw, []), "", text)
+        if not found:
+            if 1000 <= abs(int(raw)) <= 99999:
+                notes.append(f"{raw} is not a code in the catalog (8x8 runtime codes are -2001..-2010 and -9999, "
+                             f"Callflows API status codes -1001..-1020).")
+            return None
+        return Hit(start, end, raw, [Candidate(e, "exact", e.facet_map) for e in found], True, "code")
 
     def _positive(self, text: str, n: int, digits: str, start: int, end: int, before: str, line: str,
                   whole: bool, notes: list[str]) -> Hit | None:
@@ -247,7 +258,8 @@ class Recognizer:
                          "the socket (the media stream or the server URL) and the error logged just before it.")
             return None
         negative = self.by_key.get("-" + digits, [])
-        if negative and n >= 1000 and (whole or CODE_KEY.search(before)):
+        said_by = VERB_KEY.search(before) and any(self._mentioned(e.source, text) for e in negative)
+        if negative and n >= 1000 and (whole or CODE_KEY.search(before) or said_by):
             return hit(self._ordered(negative, "", text), True, "code", "-" + digits)
         found = self.by_key.get(digits, [])
         if not found and 100 <= n <= 599 and HTTP_KEY.search(before):

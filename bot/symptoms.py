@@ -24,7 +24,9 @@ FAMILY_FACTOR = 0.985
 RANK_PENALTY = 0.06
 SYNONYM_WEIGHT = 0.8
 MIN_COVERAGE = 0.5
+MIN_EVIDENCE = 4.5  # idf mass of the matched words: two everyday words are not enough
 UNKNOWN_IDF = 2.5
+SINGLE_WORD_IDF = 3.0
 MIN_SCORE = 55.0
 MAX_SCORE = 96.0
 SOFTNESS = 0.25
@@ -75,6 +77,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("abroad", "international"), ("overseas", "international"), ("foreign", "international"),
     ("uk", "international"), ("country", "international"), ("countries", "international"),
     ("dial", "call, calling, outbound"), ("mobile", "cell, destination, number"),
+    ("maximum", "max"), ("length", "duration"), ("longest", "max duration"), ("too long", "max duration"),
     ("middle", "mid"), ("midway", "mid"), ("talking", "conversation, speaking, mid call"),
     ("conversation", "mid call, talking"), ("halfway", "mid"),
 )
@@ -141,9 +144,9 @@ class SymptomIndex:
 
     def _repair(self, term: str) -> str:
         """A word the catalog never uses, replaced by the closest word it does use (typos)."""
-        if term in self.idf or len(term) < 4 or term.isdigit():
+        if term in self.idf or len(term) < 5 or term.isdigit():
             return term
-        same_start = self.by_initial.get(term[0], [])
+        same_start = [t for t in self.by_initial.get(term[0], []) if len(t) >= 4]
         best = process.extractOne(term, same_start, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else term
 
@@ -179,8 +182,9 @@ class SymptomIndex:
         serves = vapi.components_of(PROVIDER_NAMES[provider.group(1)]) if provider else None
         main = vapi.main_component(PROVIDER_NAMES[provider.group(1)]) if provider else None
         query = self._query(low)
-        if not [t for t, _ in query if t not in vendor_terms]:
-            return []
+        own = [t for t, _ in query if t not in vendor_terms]
+        if not own or (len(own) == 1 and self.idf.get(own[0], 0.0) < SINGLE_WORD_IDF):
+            return []  # one everyday word ("error", "help") is no question the catalog can answer
         # A typo repair is a guess; it may support other evidence but never be the only evidence.
         as_typed = set(_terms(low, bigrams=False))
         plain = [t for t, _ in query]
@@ -203,7 +207,7 @@ class SymptomIndex:
         need = min(2, len(query))
         for i, cover in covered.items():
             coverage = min(1.0, cover / total)
-            if coverage < MIN_COVERAGE or hits[i] < need or not typed_hits[i]:
+            if coverage < MIN_COVERAGE or cover < MIN_EVIDENCE or hits[i] < need or not typed_hits[i]:
                 continue
             weights = self.weights[i]
             phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions)
@@ -269,6 +273,8 @@ def _bigrams(terms: list[str]) -> list[str]:
 
 
 def _terms(text: str, bigrams: bool = True) -> list[str]:
-    ws = content_words(text)
+    # In prose only three-digit numbers are status codes worth matching ("returning 500"); shorter and
+    # longer ones are counts, years, ids and phone number groups, and real codes are recognised elsewhere.
+    ws = [w for w in content_words(text) if not w.isdigit() or len(w) == 3]
     return ws + _bigrams(ws) if bigrams else ws
 

@@ -23,6 +23,7 @@ saw keep keeps kept happen happens happened happening again still now today yest
 while because then one two via vs per like really some lot lots go goes going gone straight directly
 right away just always sometimes often suddenly randomly started starting start starts keeps keeping every
 time times whole anything something everything thing things guys team folks issue issues problem problems
+many much more most lots
 """.split())
 
 

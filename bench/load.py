@@ -1,0 +1,282 @@
+"""HTTP mode under load: signed /voicecode slash commands against `voicecode serve --http` and a bare Bolt app.
+
+Both servers run at once on the same stack (gunicorn, one gthread worker, bot.slack.server's settings) and
+are loaded in turn at each level of concurrency, so a slow moment of the machine hits both. Each client
+sends its requests one after another (a closed loop), each on a new connection, signed like Slack signs
+them (tests/slack_support). The ack latency is what Slack would wait for: from sending the request to
+reading the whole response. After each level the benchmark waits until the fake Slack Web API has
+received every answer, so no level starts with the previous level's follow-up work still queued.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fake_api import read_counts
+from .fakes import BOT_TOKEN, SECRET, SlackSender
+from .stats import median, percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SLACK_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "VOICECODE_CONFIG",
+             "VOICECODE_DB", "VOICECODE_KNOWLEDGE", "VOICECODE_CACHE", "PORT")
+STOP_TIMEOUT = 20.0
+MIB = 1024.0
+
+
+@dataclass(frozen=True)
+class Level:
+    """One app at one level of concurrency; latencies in milliseconds."""
+
+    app: str
+    clients: int
+    requests: int
+    ok: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    answers: int | None
+    drain_s: float | None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of one server in MiB: the gunicorn worker that serves, the arbiter that forked it
+    (both hold the engine), and their proportional set size together (shared pages counted once)."""
+
+    app: str
+    entries: int
+    startup_s: float
+    worker_peak_mib: float
+    worker_rss_mib: float
+    arbiter_peak_mib: float
+    pss_total_mib: float
+
+
+class FakeApi:
+    """`python -m bench.fake_api` as a child process; stops when its stdin closes."""
+
+    def __init__(self, log: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.fake_api"], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+        assert self.proc.stdout is not None
+        self.base = self.proc.stdout.readline().strip()
+        if not self.base.startswith("http://127.0.0.1:"):
+            self.close()
+            raise RuntimeError(f"the fake Slack Web API did not start; see {log}")
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    @property
+    def response_url(self) -> str:
+        return f"{self.base}/response/bench"
+
+    def answers(self) -> int:
+        return read_counts(self.api_url)["answers"]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        _stop(self.proc)
+
+
+class Server:
+    """A server process started by the benchmark, healthy on /healthz before it is used."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path, start_timeout: float):
+        self.name = name
+        self.port = free_port()
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen([*argv, str(self.port)], cwd=ROOT, env=env, stdout=log.open("w"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.startup_s = self._wait_healthy(log, start_timeout)
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.base}/slack/events"
+
+    def _wait_healthy(self, log: Path, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {log}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - self.started
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        self.close()
+        raise RuntimeError(f"{self.name} was not healthy within {timeout:.0f} s; see {log}")
+
+    def memory(self, entries: int) -> Memory:
+        workers = children(self.proc.pid)
+        if not workers:
+            raise RuntimeError(f"{self.name}: no gunicorn worker found under pid {self.proc.pid}")
+        peak = max(workers, key=lambda pid: _status_kib(pid, "VmHWM"))
+        pss = sum(_pss_kib(pid) for pid in (self.proc.pid, *workers))
+        return Memory(self.name, entries, self.startup_s, _status_kib(peak, "VmHWM") / MIB,
+                      _status_kib(peak, "VmRSS") / MIB, _status_kib(self.proc.pid, "VmHWM") / MIB, pss / MIB)
+
+    def close(self) -> None:
+        workers = children(self.proc.pid)
+        _stop(self.proc)
+        for pid in workers:  # a worker outliving a killed arbiter is ours to end too
+            _kill_if_alive(pid)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(api_url: str, workdir: Path, cache_dir: Path, knowledge: Path | None) -> dict[str, str]:
+    """Tokens the fake accepts, the fake's URL, a private database and cache, loopback only."""
+    env = {k: v for k, v in os.environ.items() if k not in SLACK_ENV}
+    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url,
+               VOICECODE_DB=str(workdir / "voicecode.db"), VOICECODE_HOST=HOST, VOICECODE_CACHE_DIR=str(cache_dir),
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    if knowledge is not None:
+        env["VOICECODE_KNOWLEDGE"] = str(knowledge)
+    return env
+
+
+@contextmanager
+def running(server_factory: list[Server]) -> Iterator[None]:
+    """Close every server in the list on the way out, whatever happened."""
+    try:
+        yield
+    finally:
+        for server in server_factory:
+            server.close()
+
+
+def load_level(server: Server, fake: FakeApi, questions: tuple[str, ...], clients: int, per_client: int,
+               seconds: float, drain_timeout: float | None) -> Level:
+    """`clients` threads each sending `per_client` commands (stopping early after `seconds`), then, for the
+    bot, the wait until every answer has reached the fake Slack."""
+    before = fake.answers() if drain_timeout is not None else 0
+    timings, sent, elapsed = _fire(server.events_url, fake.response_url, questions, clients, per_client, seconds)
+    answers, drain = (None, None)
+    if drain_timeout is not None:
+        answers, drain = _drain(fake, before + sent, drain_timeout)
+        answers -= before
+    ok = [ms for ms in timings if ms is not None]
+    shown = ok or [float("nan")]
+    return Level(server.name, clients, sent, len(ok), elapsed, len(ok) / elapsed, median(shown),
+                 percentile(shown, 99), max(shown), answers, drain)
+
+
+def _fire(url: str, response_url: str, questions: tuple[str, ...], clients: int, per_client: int,
+          seconds: float) -> tuple[list[float | None], int, float]:
+    """(ack milliseconds per request, None for a failure; requests sent; wall seconds of the level)."""
+    sender = SlackSender(url)
+    start_line = threading.Barrier(clients + 1)
+    results: list[list[float | None]] = [[] for _ in range(clients)]
+    deadline = time.monotonic() + seconds
+
+    def client(index: int) -> None:
+        start_line.wait()
+        for j in range(per_client):
+            if time.monotonic() > deadline:
+                return
+            text = questions[(index * per_client + j) % len(questions)]
+            try:
+                resp = sender.command(text, response_url)
+            except OSError:
+                results[index].append(None)
+                continue
+            results[index].append(resp.elapsed * 1000 if resp.status == 200 else None)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=max(deadline - time.monotonic(), 0) + 15)
+    elapsed = time.perf_counter() - started
+    flat = [ms for per in results for ms in per]
+    return flat, len(flat), elapsed
+
+
+def _drain(fake: FakeApi, expected: int, timeout: float) -> tuple[int, float | None]:
+    """(answers received, seconds until all `expected` had arrived, or None if they did not in time)."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fake.answers()
+        if got >= expected:
+            return got, time.perf_counter() - started
+        if time.monotonic() > deadline:
+            return got, None
+        time.sleep(0.05)
+
+
+def warm_up(server: Server, fake: FakeApi, questions: tuple[str, ...], drain_timeout: float | None) -> None:
+    """One sequential pass of the questions: first-request costs (imports, SQLite, regexes) are not load."""
+    load_level(server, fake, questions, 1, len(questions), 60.0, drain_timeout)
+
+
+def children(pid: int) -> list[int]:
+    """Child process ids of `pid` (the gunicorn workers of an arbiter), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def _pss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """SIGTERM (gunicorn shuts down gracefully), then SIGKILL if it has not exited in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _kill_if_alive(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        return
