@@ -10,6 +10,7 @@ received every answer, so no level starts with the previous level's follow-up wo
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,13 +18,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cold_start import voicecode_command
 from .fake_api import read_counts
 from .fakes import BOT_TOKEN, SECRET, SlackSender
+from .plan import Plan
 from .stats import median, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ HOST = "127.0.0.1"
 SLACK_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "VOICECODE_CONFIG",
              "VOICECODE_DB", "VOICECODE_KNOWLEDGE", "VOICECODE_CACHE", "PORT")
 STOP_TIMEOUT = 20.0
+BOT = "voicecode serve --http"
+BARE = "bare Bolt app (ack only)"
 MIB = 1024.0
 
 
@@ -137,10 +140,12 @@ class Server:
                       _status_kib(peak, "VmRSS") / MIB, _status_kib(self.proc.pid, "VmHWM") / MIB, pss / MIB)
 
     def close(self) -> None:
-        workers = children(self.proc.pid)
+        """Stop the arbiter; a worker that outlives it (after a SIGKILL) is ours to end too, by its id."""
+        workers = {pid: _cmdline(pid) for pid in children(self.proc.pid)}
         _stop(self.proc)
-        for pid in workers:  # a worker outliving a killed arbiter is ours to end too
-            _kill_if_alive(pid)
+        for pid, cmdline in workers.items():
+            if cmdline and _cmdline(pid) == cmdline:
+                _kill_quietly(pid)
 
 
 def free_port() -> int:
@@ -158,16 +163,6 @@ def server_env(api_url: str, workdir: Path, cache_dir: Path, knowledge: Path | N
     if knowledge is not None:
         env["VOICECODE_KNOWLEDGE"] = str(knowledge)
     return env
-
-
-@contextmanager
-def running(server_factory: list[Server]) -> Iterator[None]:
-    """Close every server in the list on the way out, whatever happened."""
-    try:
-        yield
-    finally:
-        for server in server_factory:
-            server.close()
 
 
 def load_level(server: Server, fake: FakeApi, questions: tuple[str, ...], clients: int, per_client: int,
@@ -275,8 +270,53 @@ def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
             proc.wait(timeout=STOP_TIMEOUT)
 
 
-def _kill_if_alive(pid: int) -> None:
+def _cmdline(pid: int) -> bytes:
     try:
-        os.kill(pid, 9)
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
+
+
+def compare(fake: FakeApi, workdir: Path, cache_dir: Path, entries: int, questions: tuple[str, ...],
+            plan: Plan) -> tuple[list[Level], list[Memory]]:
+    """The bot on the real catalog and the bare app, loaded in turn at every level; then their memory."""
+    env = server_env(fake.api_url, workdir, cache_dir, None)
+    servers: list[Server] = []
+    try:
+        bare = Server(BARE, [sys.executable, "-m", "bench.bare_app"], env, workdir / "bare.log", plan.start_timeout)
+        servers.append(bare)
+        bot = Server(BOT, [*voicecode_command(), "serve", "--http", "--port"], env, workdir / "bot.log",
+                     plan.start_timeout)
+        servers.append(bot)
+        warm_up(bare, fake, questions, None)
+        warm_up(bot, fake, questions, plan.drain_timeout)
+        levels = [load_level(server, fake, questions, clients, max(total // clients, 1), plan.level_seconds, drain)
+                  for clients, total in plan.levels
+                  for server, drain in ((bare, None), (bot, plan.drain_timeout))]
+        return levels, [bot.memory(entries), bare.memory(0)]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def largest(fake: FakeApi, workdir: Path, cache_dir: Path, knowledge: Path, entries: int,
+            questions: tuple[str, ...], plan: Plan) -> tuple[Level, Memory]:
+    """The bot serving the largest synthetic catalog (from the warm engine cache) under a small load."""
+    env = server_env(fake.api_url, workdir, cache_dir, knowledge)
+    server = Server(f"{BOT} ({entries:,} entries)", [*voicecode_command(), "serve", "--http", "--port"], env,
+                    workdir / "bot-largest.log", plan.start_timeout)
+    try:
+        clients, total = plan.memory_level
+        level = load_level(server, fake, questions, clients, max(total // clients, 1), plan.level_seconds,
+                           plan.drain_timeout)
+        return level, server.memory(entries)
+    finally:
+        server.close()
+

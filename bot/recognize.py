@@ -249,7 +249,7 @@ class Recognizer:
                                  f"{_SIP_CLASSES[str(n)[0]]}. Check the full status line in the SIP trace.")
                 return None
             return hit(self._ordered(self.by_key.get(digits, []), "sip", text), True, "sip")
-        if n in WELL_KNOWN_PORTS and not (CODE_KEY.search(before) or whole):
+        if n in WELL_KNOWN_PORTS and not CODE_KEY.search(before):
             notes.append(f"{n} is {WELL_KNOWN_PORTS[n]}, not an error code.")
             return None
         if WEBSOCKET.search(line) and (1000 <= n <= 1015 or 4000 <= n <= 4999):

@@ -87,3 +87,32 @@ def test_long_log_paste(ask) -> None:
     lines[123] = "2026-11-23T10:03:00Z endedReason=pipeline-error-openai-429-exceeded-quota call=123"
     answer = ask("\n".join(lines))
     assert [m.token for m in answer.recognised] == ["pipeline-error-openai-429-exceeded-quota"]
+
+
+@pytest.mark.parametrize("text", [
+    "we have been an 8x8 customer since 2010",   # a year, even next to a vendor name
+    "order #48012 shipped",                       # an order number
+    'File "/app/handlers/vapi_hooks.py", line 88', # a file name that starts like a provider
+    "upgrade to 2.10.1 before friday",            # a version
+])
+def test_more_non_codes(ask, text: str) -> None:
+    assert ask(text).recognised == [], text
+
+
+def test_hash_before_a_cause_number(ask) -> None:
+    assert top(ask("q850 cause #21")) == ("q850", "21")
+
+
+def test_verb_and_vendor_make_a_bare_number_an_8x8_code(ask) -> None:
+    assert top(ask("got 2004 from the 8x8 ivr"))[1] == "-2004"
+
+
+def test_unknown_negative_code_is_noted_not_guessed(ask) -> None:
+    answer = ask("error -3007")
+    assert answer.matches == [] and any("-3007 is not a code in the catalog" in n for n in answer.notes)
+
+
+@pytest.mark.parametrize("text, port", [("is 5061 open on the sbc for tls?", 5061), ("registered on 5060", 5060)])
+def test_well_known_ports_are_explained(ask, text: str, port: int) -> None:
+    answer = ask(text)
+    assert answer.matches == [] and any(f"{port} is the standard SIP" in n for n in answer.notes)
