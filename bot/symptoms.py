@@ -27,6 +27,7 @@ MIN_COVERAGE = 0.5
 MIN_EVIDENCE = 4.5  # idf mass of the matched words: two everyday words are not enough
 UNKNOWN_IDF = 2.5
 SINGLE_WORD_IDF = 3.0
+MAX_QUERY_TERMS = 40  # distinct words; a longer text is a paste, not a description
 MIN_SCORE = 55.0
 MAX_SCORE = 96.0
 SOFTNESS = 0.25
@@ -152,7 +153,7 @@ class SymptomIndex:
 
     def _query(self, text: str) -> list[tuple[str, set[str]]]:
         """Query words (typos repaired), each with the alternative words (synonyms) that also count for it."""
-        base = [self._repair(t) for t in _terms(text, bigrams=False)]
+        base = [self._repair(t) for t in dict.fromkeys(_terms(text, bigrams=False))][:MAX_QUERY_TERMS]
         alts: list[tuple[str, set[str]]] = [(t, set()) for t in base]
         for phrase, extra in self.synonyms:
             size = len(phrase)
@@ -171,8 +172,9 @@ class SymptomIndex:
                     best[i] = max(best.get(i, 0.0), w * SYNONYM_WEIGHT)
         return best
 
-    def search(self, text: str, limit: int = 8) -> list[Scored]:
-        """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE."""
+    def search(self, text: str, limit: int = 8, floor: float = 0.0) -> list[Scored]:
+        """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE
+        (or `floor`, when higher)."""
         low = text.lower()
         steer = {sid for sid, rx in self.vendor_rx.items() if rx.search(low)}
         provider = _PROVIDER_RX.search(low)
@@ -186,7 +188,7 @@ class SymptomIndex:
         if not own or (len(own) == 1 and self.idf.get(own[0], 0.0) < SINGLE_WORD_IDF):
             return []  # one everyday word ("error", "help") is no question the catalog can answer
         # A typo repair is a guess; it may support other evidence but never be the only evidence.
-        as_typed = set(_terms(low, bigrams=False))
+        as_typed = set(_terms(low, bigrams=False)[:1000])
         plain = [t for t, _ in query]
         positions = [{t, *alts} for t, alts in query]
         bigrams = _bigrams(plain)
@@ -229,7 +231,7 @@ class SymptomIndex:
             elif steer:
                 raw *= 0.9
             score = MAX_SCORE * raw / (raw + SOFTNESS)
-            if score >= MIN_SCORE:
+            if score >= max(MIN_SCORE, floor):
                 facets = dict(facets)
                 if provider and entry.source == "vapi":
                     facets["vendor"] = PROVIDER_NAMES[provider.group(1)]
@@ -275,6 +277,6 @@ def _bigrams(terms: list[str]) -> list[str]:
 def _terms(text: str, bigrams: bool = True) -> list[str]:
     # In prose only three-digit numbers are status codes worth matching ("returning 500"); shorter and
     # longer ones are counts, years, ids and phone number groups, and real codes are recognised elsewhere.
-    ws = [w for w in content_words(text) if not w.isdigit() or len(w) == 3]
+    ws = [w for w in content_words(text) if (len(w) > 1 and not w.isdigit()) or len(w) == 3]
     return ws + _bigrams(ws) if bigrams else ws
 
