@@ -9,9 +9,6 @@ from typing import Any
 
 from .catalog import Entry, Source
 
-VIAS = ("exact", "pattern", "fuzzy", "symptom")
-
-
 @dataclass(frozen=True)
 class FoundId:
     """An id or fact found in the question that support will ask for (a session id, a timestamp...)."""

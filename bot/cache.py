@@ -1,14 +1,20 @@
 """A pickled engine per knowledge version, so `voicecode ask` does not parse YAML and rebuild indexes each run.
 
-The cache key covers every knowledge file and every engine module (name, size, modification time), so an
-edit to either rebuilds it. Invalid knowledge is never cached: loading raises before anything is written.
-Set VOICECODE_CACHE=off to bypass it, VOICECODE_CACHE_DIR to move it.
+The key covers every knowledge file (name, size, modification time), the engine's own source code as it
+was imported, the Python version and a format number, so an edit to either rebuilds it and a process never
+stores old code under a new key. Invalid knowledge is never cached: loading raises before anything is written.
+
+Unpickling runs code, so a cache file is only read from a directory that belongs to the current user and
+that nobody else can write to (created 0700), and only if the file itself belongs to the user. Older
+entries for the same knowledge directory are removed when a new one is written.
+Set VOICECODE_CACHE=off to bypass the cache, VOICECODE_CACHE_DIR to move it.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +22,9 @@ from pathlib import Path
 from .catalog import load
 from .engine import Engine
 
+FORMAT = 2
 PACKAGE_DIR = Path(__file__).resolve().parent
+_CODE_HASH = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(PACKAGE_DIR.glob("*.py")))).hexdigest()
 
 
 def cache_dir() -> Path:
@@ -27,32 +35,52 @@ def cache_dir() -> Path:
     return Path(base) / "voicecode"
 
 
+def _directory_key(directory: Path) -> str:
+    return hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:12]
+
+
 def fingerprint(directory: Path) -> str:
-    """Hash of what the engine is built from: knowledge files, engine modules, Python version."""
-    digest = hashlib.sha256(f"{sys.version_info[:2]}|{directory.resolve()}".encode())
-    for path in sorted([*directory.glob("*.yaml"), *PACKAGE_DIR.glob("*.py")]):
-        stat = path.stat()
-        digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    """Hash of what the engine is built from: knowledge files, engine code, Python version, cache format."""
+    digest = hashlib.sha256(f"{FORMAT}|{sys.version_info[:2]}|{_CODE_HASH}".encode())
+    for path in sorted(directory.glob("*.yaml")):
+        info = path.stat()
+        digest.update(f"{path.name}|{info.st_size}|{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 
+def _private(path: Path) -> bool:
+    """Owned by us and not writable by group or others: nobody else can have planted what we unpickle."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
 def _read(path: Path) -> Engine | None:
+    if not (_private(path.parent) and _private(path)):
+        return None
     try:
         with path.open("rb") as handle:
             engine = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - any damage to a cache file only means rebuilding it
         return None
     return engine if isinstance(engine, Engine) else None
 
 
 def _write(path: Path, engine: Engine) -> None:
-    """Atomic write; a read-only or full disk only costs speed, never the answer."""
+    """Atomic write into a private directory; a read-only or full disk only costs speed, never the answer."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".engine-")
         with os.fdopen(fd, "wb") as handle:
             pickle.dump(engine, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError:
         return
 
@@ -61,7 +89,7 @@ def cached_engine(directory: Path) -> Engine:
     """The engine for `directory`, from the cache when it is current, else built and stored."""
     if os.environ.get("VOICECODE_CACHE", "").lower() in ("off", "0", "no"):
         return Engine(load(directory))
-    path = cache_dir() / f"engine-{fingerprint(directory)}.pickle"
+    path = cache_dir() / f"engine-{_directory_key(directory)}-{fingerprint(directory)}.pickle"
     engine = _read(path)
     if engine is None:
         engine = Engine(load(directory))

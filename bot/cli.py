@@ -55,10 +55,10 @@ def _batch(engine, stdin: TextIO, stdout: TextIO) -> int:  # type: ignore[no-unt
             if not isinstance(question, str):
                 raise ValueError("each line must be a JSON string")
             out = engine.ask(question).to_json()
-        except ValueError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad line must never cost the answers to the others
             failures += 1
             out = {"query": None, "matches": [], "error": f"line {number}: {exc}"}
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.write(json.dumps(out) + "\n")  # ASCII escapes: lone surrogates and odd bytes stay valid JSON
         stdout.flush()
     return 1 if failures else 0
 

@@ -31,6 +31,8 @@ class Engine:
 
     def ask(self, question: str) -> Answer:
         """Answer a code, a symptom in words, or a pasted log (Slack markup accepted as-is)."""
+        # Lone surrogates (from JSON or a broken paste) cannot be printed or encoded; they become U+FFFD.
+        question = question.encode("utf-8", "replace").decode("utf-8")
         text = normalize(question[:MAX_QUERY_CHARS])
         found = self.recognizer.find(text)
         answer = Answer(query=question, ids=find_ids(text), notes=found.notes)

@@ -48,8 +48,8 @@ def find_ids(text: str) -> list[FoundId]:
     for kind, rx in _RULES:
         for m in rx.finditer(text):
             value = m.group(1).strip("\"',;")
-            if value in seen or len(value) < 2 or len(found) >= MAX_IDS:
-                continue
+            if value in seen or len(value) < 2 or len(found) >= MAX_IDS or not any(c.isdigit() for c in value):
+                continue  # an id has digits: "call: failed" and "Session: expired" name no id
             if kind == "time" and any(a <= m.start(1) < b for a, b in stamped):
                 continue
             if kind == "timestamp":
@@ -61,17 +61,8 @@ def find_ids(text: str) -> list[FoundId]:
     return [f for _, f in sorted(found, key=lambda p: p[0])]
 
 
-def ids_near(text: str, position: int, lines: int = 0) -> list[FoundId]:
-    """Ids on the line holding `position` and up to `lines` lines either side (a log record and its neighbours)."""
-    start = position
-    for _ in range(lines + 1):
-        start = text.rfind("\n", 0, max(start - 1, 0)) if start > 0 else -1
-        if start < 0:
-            break
-    end = position
-    for _ in range(lines + 1):
-        nxt = text.find("\n", end + 1)
-        end = nxt if nxt >= 0 else len(text)
-        if nxt < 0:
-            break
-    return find_ids(text[max(start, 0):end])
+def ids_near(text: str, position: int) -> list[FoundId]:
+    """Ids on the line holding `position`: in a log, the record a code belongs to."""
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return find_ids(text[start: end if end >= 0 else len(text)])

@@ -128,14 +128,16 @@ class SymptomIndex:
                 df[term] += 1
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, terms in enumerate(self.weights):
             for term, weight in terms.items():
-                self.postings[term].append((i, weight))
+                postings[term].append((i, weight))
+        self.postings = dict(postings)  # plain dicts: a lookup while answering must never write
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
-        self.by_initial: dict[str, list[str]] = defaultdict(list)
+        by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
-            self.by_initial[term[0]].append(term)
+            by_initial[term[0]].append(term)
+        self.by_initial = dict(by_initial)
         self.phrases = [_phrases(entry) for entry in catalog.entries]
         # What a code says about itself (a Vapi provider code names its component) plus the entry's own facets.
         self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]

@@ -9,6 +9,8 @@ import re
 
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|tel):[^|>]*)(?:\|([^>]*))?>")
 _SLACK_REF = re.compile(r"<[@#!][^>]*>")
+# Slack emphasis around a token: _-2008_, *customer-busy*, ~486~ (but not a wildcard such as *-401-*).
+_EMPHASIS = re.compile(r"(?<![\w*_~])([_*~])([^\s*_~](?:[^*_~\n]*[^\s*_~-])?)\1(?![\w*_~])")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
                         "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "`": " "})
 _WORD = re.compile(r"[a-z0-9]+")
@@ -20,7 +22,7 @@ our us you your he she they them their what which who whom whose when where why 
 only own same so than too very can could should would will shall may might must just also get got getting
 please help hi hello hey thanks thank anyone someone somebody know tell explain mean means meaning seeing see
 saw keep keeps kept happen happens happened happening again still now today yesterday since after before
-while because then one two via vs per like really some lot lots go goes going gone straight directly
+while because then one two via vs per like really some lot go goes going gone straight directly
 right away just always sometimes often suddenly randomly started starting start starts keeps keeping every
 time times whole anything something everything thing things guys team folks issue issues problem problems
 many much more most lots
@@ -32,7 +34,7 @@ def normalize(text: str) -> str:
     text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = _SLACK_REF.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return text.translate(_MINUS)
+    return _EMPHASIS.sub(r"\2", text.translate(_MINUS))
 
 
 def code_key(text: str) -> str:

@@ -17,8 +17,9 @@ PREFIXES: tuple[tuple[str, str], ...] = (
     ("vapifault-", "vapifault"),
     ("providerfault-", "providerfault"),
 )
-# Phase prefixes people drop when they copy a code from a dashboard or a shortened log line.
-SHORT_FORMS: tuple[str, ...] = ("call.in-progress.error-", "pipeline-error-")
+# What people drop when they copy a code from a dashboard or a shortened log line.
+IN_PROGRESS = "call.in-progress.error-"
+PROVIDER_PREFIXES = ("pipeline-error-", IN_PROGRESS + "vapifault-", IN_PROGRESS + "providerfault-")
 
 LLM_PROVIDERS = frozenset({
     "anthropic", "anthropic-bedrock", "anthropic-vertex", "anyscale", "azure-openai", "baseten", "cerebras",
@@ -75,17 +76,13 @@ def _provider(rest: str) -> str | None:
     return next((p for p in ALL_PROVIDERS if rest.startswith(p + "-")), None)
 
 
+def _named_component(rest: str) -> str | None:
+    """The component a code names outright (`-transcriber-`, `-voice-`, `-llm-`, ...), if any."""
+    return next((component for word, component in _COMPONENT_WORDS if word in rest), None)
+
+
 def _component(provider: str, after: str) -> str:
-    for word, component in _COMPONENT_WORDS:
-        if word in after:
-            return component
-    if provider in _MAIN_COMPONENT:
-        return _MAIN_COMPONENT[provider]
-    for providers, component in ((LLM_PROVIDERS, "llm"), (VOICE_PROVIDERS, "voice"),
-                                 (TRANSCRIBER_PROVIDERS, "transcriber"), (VIDEO_PROVIDERS, "video")):
-        if provider in providers:
-            return component
-    return "other"
+    return _named_component(after) or main_component(provider)
 
 
 def parse(code: str) -> dict[str, str | int]:
@@ -112,12 +109,10 @@ def parse(code: str) -> dict[str, str | int]:
             rest = after
         elif "transport" in rest:
             facets["component"] = "transport"
-        elif any(word in rest for word, _ in _COMPONENT_WORDS):
-            facets["component"] = next(c for word, c in _COMPONENT_WORDS if word in rest)
+        elif _named_component(rest):
+            facets["component"] = str(_named_component(rest))
         elif fault != "pipeline":
             facets["component"] = "platform"
-        elif "first-message" in rest:
-            facets["component"] = "llm"
     status = _STATUS.search(rest)
     if status and ("component" in facets or fault):
         facets["http_status"] = int(status.group(1))
@@ -131,11 +126,10 @@ def looks_like_vapi(token: str) -> bool:
 
 def expansions(token: str) -> list[str]:
     """Full spellings to try for a code quoted without its phase prefix (`vapifault-...`, `openai-llm-failed`)."""
-    fault, rest = split_prefix(token)
+    fault, _ = split_prefix(token)
     if fault is not None and token.startswith(("call.", "pipeline-error-")):
         return []
-    if fault is not None:
-        return [SHORT_FORMS[0] + token]
-    if _provider(token) or token.startswith("outbound-sip-"):
-        return [p + token for p in ("pipeline-error-", "call.in-progress.error-vapifault-", "call.in-progress.error-providerfault-")]
-    return [SHORT_FORMS[0] + token]
+    if fault is None and (_provider(token) or token.startswith("outbound-sip-")):
+        return [p + token for p in PROVIDER_PREFIXES]
+    return [IN_PROGRESS + token]
+

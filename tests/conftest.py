@@ -1,6 +1,8 @@
 """Shared fixtures: one engine over the real knowledge for the whole run, and small helpers to ask it."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from bot.engine import Engine, get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# The suite (and the CLI processes it starts) use a cache of their own, never the developer's.
+os.environ["VOICECODE_CACHE_DIR"] = tempfile.mkdtemp(prefix="voicecode-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""The engine cache: used when current, rebuilt when knowledge changes, harmless when broken or unwritable."""
+"""The engine cache: used when current, rebuilt when knowledge changes, harmless when broken or unwritable,
+and never read from a place someone else could have written."""
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -14,10 +16,7 @@ from conftest import ROOT
 @pytest.fixture()
 def knowledge(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
-    target.mkdir()
-    for name in ("voxifi.yaml", "sip.yaml", "q850.yaml", "vapi.yaml", "8x8-voice.yaml", "8x8-number-masking.yaml",
-                 "8x8-voice-api.yaml", "freeswitch.yaml"):
-        shutil.copy(ROOT / "knowledge" / name, target / name)
+    shutil.copytree(ROOT / "knowledge", target, ignore=shutil.ignore_patterns("*.md"))
     return target
 
 
@@ -29,15 +28,21 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def test_second_load_comes_from_cache(knowledge: Path, cache_home: Path) -> None:
-    first = cache.cached_engine(knowledge)
-    files = list(cache_home.glob("engine-*.pickle"))
-    assert len(files) == 1
-    second = cache.cached_engine(knowledge)
-    assert second is not first and second.ask("-2008").best.entry.code == "-2008"
+def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("the catalog was parsed although the cache was current")
+    monkeypatch.setattr(cache, "load", refuse)
 
 
-def test_edit_to_knowledge_rebuilds(knowledge: Path, cache_home: Path) -> None:
+def test_second_load_comes_from_cache(knowledge: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.cached_engine(knowledge)
+    assert len(list(cache_home.glob("engine-*.pickle"))) == 1
+    assert cache_home.stat().st_mode & 0o777 == 0o700
+    _no_loading(monkeypatch)
+    assert cache.cached_engine(knowledge).ask("-2008").best.entry.code == "-2008"
+
+
+def test_edit_to_knowledge_rebuilds_and_replaces(knowledge: Path, cache_home: Path) -> None:
     cache.cached_engine(knowledge)
     path = knowledge / "voxifi.yaml"
     text = path.read_text(encoding="utf-8").replace("title: Rate limited by the Voxifi API", "title: Slow down, Voxifi says")
@@ -45,14 +50,32 @@ def test_edit_to_knowledge_rebuilds(knowledge: Path, cache_home: Path) -> None:
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10_000_000))
     engine = cache.cached_engine(knowledge)
     assert engine.catalog.by_key()["voxifi:429"].title == "Slow down, Voxifi says"
-    assert len(list(cache_home.glob("engine-*.pickle"))) == 2
+    assert len(list(cache_home.glob("engine-*.pickle"))) == 1  # the stale one is gone
 
 
-def test_corrupt_cache_is_rebuilt(knowledge: Path, cache_home: Path) -> None:
+@pytest.mark.parametrize("damage", [b"not a pickle", b"\x80\x05\x95" + b"\xff" * 64, b""])
+def test_damaged_cache_is_rebuilt(knowledge: Path, cache_home: Path, damage: bytes) -> None:
     cache.cached_engine(knowledge)
     (entry,) = cache_home.glob("engine-*.pickle")
-    entry.write_bytes(b"not a pickle")
+    entry.write_bytes(damage)
     assert cache.cached_engine(knowledge).ask("customer-busy").best.entry.code == "customer-busy"
+
+
+class _Planted:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (Path(os.environ["PLANTED_MARK"]),))
+
+
+def test_a_cache_others_can_write_is_never_unpickled(knowledge: Path, cache_home: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.cached_engine(knowledge)
+    (entry,) = cache_home.glob("engine-*.pickle")
+    mark = tmp_path / "planted-code-ran"
+    monkeypatch.setenv("PLANTED_MARK", str(mark))
+    entry.write_bytes(pickle.dumps(_Planted()))
+    cache_home.chmod(0o777)
+    assert cache.cached_engine(knowledge).ask("-2010").best is not None
+    assert not mark.exists()
 
 
 def test_unwritable_cache_still_answers(knowledge: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

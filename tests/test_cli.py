@@ -83,3 +83,22 @@ def test_batch_flushes_each_line() -> None:
 def test_empty_question_is_a_usage_error() -> None:
     out = run("ask", "-", stdin="   \n")
     assert out.returncode == 2 and "nothing to answer" in out.stderr
+
+
+def test_batch_survives_lone_surrogates_and_odd_text() -> None:
+    lines = ['"\\ud800 -2008"', '"\\u0000\\u0007 customer-busy"', '"' + "9" * 100000 + '"', '"ok -2010"']
+    out = run("ask", "--json", "--batch", stdin="\n".join(lines) + "\n")
+    answers = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(answers) == 4 and out.returncode == 0
+    assert answers[0]["matches"][0]["code"] == "-2008"
+    assert answers[1]["matches"][0]["code"] == "customer-busy"
+    assert answers[2]["matches"] == []
+    assert answers[3]["matches"][0]["code"] == "-2010"
+    out.stdout.encode("ascii")  # every line is plain ASCII JSON
+
+
+def test_json_token_is_null_for_words_and_typos() -> None:
+    for question in ("caller hears a busy signal", "asistant-not-found"):
+        data = json.loads(run("ask", "--json", question).stdout)
+        assert data["matches"] and all(m["token"] is None for m in data["matches"] if m["via"] in ("symptom", "fuzzy"))
+        assert data["matches"][0]["via"] in ("symptom", "fuzzy")

@@ -116,3 +116,50 @@ def test_unknown_negative_code_is_noted_not_guessed(ask) -> None:
 def test_well_known_ports_are_explained(ask, text: str, port: int) -> None:
     answer = ask(text)
     assert answer.matches == [] and any(f"{port} is the standard SIP" in n for n in answer.notes)
+
+
+@pytest.mark.parametrize("text, code", [("_-2008_", "-2008"), ("*customer-busy*", "customer-busy"), ("~-2010~", "-2010")])
+def test_slack_emphasis_around_a_code(ask, text: str, code: str) -> None:
+    assert ask(text).best.entry.code == code and ask(text).best.via == "exact"
+
+
+def test_ids_belong_to_their_own_log_line(ask) -> None:
+    answer = ask("sessionId=s-one-1 errorCode=-2005\n-2010 sessionId=s-two-2")
+    first, second = answer.recognised
+    assert [i.value for i in first.ids] == ["s-one-1"]
+    assert [i.value for i in second.ids] == ["s-two-2"]
+
+
+def test_words_are_not_ids(ask) -> None:
+    assert ask("call: failed, Session: expired, errorCode=-2007").ids == []
+
+
+@pytest.mark.parametrize("text, first", [
+    ("HTTP/1.1 404 Not Found", ("voxifi", "404")),
+    ("api endpoint returned 404", ("voxifi", "404")),
+    ("curl got 429 from voxifi", ("voxifi", "429")),
+    ("SIP/2.0 404 Not Found", ("sip", "404")),
+])
+def test_layer_decides_between_http_and_sip(ask, text: str, first: tuple[str, str]) -> None:
+    answer = ask(text)
+    assert top(answer) == first
+    assert len(answer.recognised) == 1  # the reason phrase belongs to the status, not a second code
+
+
+def test_http_status_the_catalog_lacks(ask) -> None:
+    answer = ask("our webhook server responded with HTTP 502")
+    assert answer.matches == [] and any("HTTP 502 is not one of the HTTP statuses" in n for n in answer.notes)
+
+
+def test_vendor_words_order_word_codes(ask) -> None:
+    assert top(ask("q850 cause no-answer"))[0] == "q850"
+    assert top(ask("voxifi status NO_ANSWER"))[0] == "voxifi"
+
+
+@pytest.mark.parametrize("text", [" ".join(["2008"] * 8000), "-2008 " * 6600, "customer busy " * 2800])
+def test_huge_repetitive_pastes_stay_fast(ask, text: str) -> None:
+    import time
+    started = time.perf_counter()
+    answer = ask(text)
+    assert time.perf_counter() - started < 5.0  # was minutes before the per-question context
+    assert len(answer.recognised) <= 200
