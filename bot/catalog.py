@@ -5,6 +5,7 @@ read the code at the exact place to fix (`file:line: message`).
 """
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ ENTRY_KEYS = {
 ENTRY_REQUIRED = {"code", "title", "meaning", "symptom", "owner", "fix", "escalation"}
 ESCALATION_KEYS = {"when", "to", "include"}
 MAX_TITLE = 80
+NORMAL_OWNERS = ("nobody", "end-customer")  # a busy line or an unanswered call is normal and the callee's doing
 
 
 def default_knowledge_dir() -> Path:
@@ -121,6 +123,13 @@ class _Map(dict):
 
     line: int = 0
     key_lines: dict[str, int]
+    duplicates: list[tuple[str, int]]  # keys written twice: YAML would silently keep the last one
+
+
+class _Seq(list):
+    """A list that remembers the line of each item."""
+
+    item_lines: list[int]
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,10 +146,20 @@ def _line_loader() -> type:
         def construct_mapping(self, node: Any, deep: bool = False) -> _Map:
             mapping = _Map(super().construct_mapping(node, deep=True))
             mapping.line = node.start_mark.line + 1
-            mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+            mapping.key_lines, mapping.duplicates = {}, []
+            for key, _ in node.value:
+                if str(key.value) in mapping.key_lines:
+                    mapping.duplicates.append((str(key.value), key.start_mark.line + 1))
+                mapping.key_lines.setdefault(str(key.value), key.start_mark.line + 1)
             return mapping
 
+        def construct_sequence(self, node: Any, deep: bool = False) -> _Seq:
+            items = _Seq(super().construct_sequence(node, deep=True))
+            items.item_lines = [child.start_mark.line + 1 for child in node.value]
+            return items
+
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, LineLoader.construct_sequence)
     return LineLoader
 
 
@@ -158,6 +177,8 @@ def _str_list(value: Any) -> bool:
 
 
 def _check_keys(m: _Map, allowed: set[str], required: set[str], what: str, probs: _Problems) -> None:
+    for key, line in getattr(m, "duplicates", ()):
+        probs.add(line, f"'{key}' appears twice in {what}; YAML keeps only the last one, so merge them")
     for key in m:
         if key not in allowed:
             probs.add(m.key_lines.get(str(key), m.line), f"unknown key '{key}' in {what} (allowed: {', '.join(sorted(allowed))})")
@@ -168,7 +189,8 @@ def _check_keys(m: _Map, allowed: set[str], required: set[str], what: str, probs
 def _text(m: _Map, key: str, what: str, probs: _Problems) -> str:
     value = m.get(key)
     if key in m and (not isinstance(value, str) or not value.strip()):
-        probs.add(m.key_lines.get(key, m.line), f"{what}: '{key}' must be non-empty text")
+        read_as = "" if value is None or isinstance(value, str) else f" (it was read as {type(value).__name__} {value!r}: put it in quotes)"
+        probs.add(m.key_lines.get(key, m.line), f"{what}: '{key}' must be non-empty text{read_as}")
         return ""
     return (value or "").strip() if isinstance(value, str) else ""
 
@@ -178,12 +200,14 @@ def _list(m: _Map, key: str, what: str, probs: _Problems) -> tuple[str, ...]:
     if not isinstance(value, list):
         probs.add(m.key_lines.get(key, m.line), f"{what}: '{key}' must be a list of non-empty strings")
         return ()
+    lines = getattr(value, "item_lines", [])
     for i, item in enumerate(value, 1):
+        line = lines[i - 1] if i <= len(lines) else m.key_lines.get(key, m.line)
         if isinstance(item, _Map):
-            probs.add(item.line, f"{what}: {key} item {i} was read as a mapping: an unquoted ': ' inside it; "
-                                 f"put the whole item in quotes")
+            probs.add(line, f"{what}: {key} item {i} was read as a mapping: an unquoted ': ' inside it; "
+                            f"put the whole item in quotes")
         elif not isinstance(item, str) or not item.strip():
-            probs.add(m.key_lines.get(key, m.line), f"{what}: {key} item {i} must be non-empty text, got {item!r}")
+            probs.add(line, f"{what}: {key} item {i} must be non-empty text, got {item!r}")
     return tuple(v.strip() for v in value) if _str_list(value) else ()
 
 
@@ -215,9 +239,9 @@ def _parse_facets(m: _Map, what: str, probs: _Problems) -> tuple[tuple[str, str 
     return tuple(sorted((str(k), v) for k, v in raw.items() if k in FACET_KEYS))
 
 
-def _parse_entry(raw: Any, source: str, index: int, path: Path, probs: _Problems) -> Entry | None:
+def _parse_entry(raw: Any, source: str, index: int, line: int, path: Path, probs: _Problems) -> Entry | None:
     if not isinstance(raw, _Map):
-        probs.add(getattr(raw, "line", 0) or 0, f"entry #{index + 1} must be a mapping")
+        probs.add(line, f"entry #{index + 1} must be a mapping of code, title, meaning, ... (got {raw!r})")
         return None
     code = raw.get("code")
     what = f"entry '{code}'" if code is not None else f"entry #{index + 1}"
@@ -225,6 +249,8 @@ def _parse_entry(raw: Any, source: str, index: int, path: Path, probs: _Problems
     if code is not None and not isinstance(code, str):
         probs.add(raw.key_lines.get("code", raw.line), f"{what}: code must be a quoted string, e.g. code: \"{code}\"")
         code = str(code)
+    if code is not None and not str(code).strip():
+        probs.add(raw.key_lines.get("code", raw.line), f"{what}: code is empty")
     title = _text(raw, "title", what, probs)
     if len(title) > MAX_TITLE:
         probs.add(raw.key_lines.get("title", raw.line), f"{what}: title is {len(title)} characters (max {MAX_TITLE})")
@@ -238,9 +264,15 @@ def _parse_entry(raw: Any, source: str, index: int, path: Path, probs: _Problems
     fix = _list(raw, "fix", what, probs) if "fix" in raw else ()
     if "fix" in raw and raw.get("fix") == []:
         probs.add(raw.key_lines.get("fix", raw.line), f"{what}: 'fix' needs at least one step")
+    if normal and owner not in NORMAL_OWNERS:
+        probs.add(raw.key_lines.get("normal", raw.line),
+                  f"{what}: a normal ending is owned by {' or '.join(NORMAL_OWNERS)}, not '{owner}'")
     patterns = _list(raw, "patterns", what, probs)
     if code and "*" in code and not patterns:
         probs.add(raw.key_lines.get("code", raw.line), f"{what}: a family code (with '*') needs 'patterns'")
+    elif code and "*" in code and not any(fnmatch.fnmatchcase(code.lower(), p.lower()) for p in patterns):
+        probs.add(raw.key_lines.get("patterns", raw.line),
+                  f"{what}: none of the patterns matches the family's own code; list the code's pattern first")
     return Entry(
         source=source, code=(code or "").strip(), title=title, meaning=_text(raw, "meaning", what, probs),
         symptom=_text(raw, "symptom", what, probs), owner=str(owner or "nobody"), normal=normal, fix=fix,
@@ -267,9 +299,10 @@ def _parse_source(doc: Any, path: Path, probs: _Problems) -> tuple[Source | None
     sid = doc.get("source")
     if isinstance(sid, str) and sid != path.stem:
         probs.add(doc.key_lines.get("source", 1), f"source '{sid}' must match the file name '{path.stem}.yaml'")
-    support = doc.get("support", {})
+    support = doc.get("support")
     if not isinstance(support, _Map):
-        probs.add(doc.key_lines.get("support", 1), "'support' must be a mapping with contact and ids")
+        if "support" in doc:
+            probs.add(doc.key_lines["support"], "'support' must be a mapping with contact and ids")
         support = _Map()
         support.key_lines = {}
     else:
@@ -286,8 +319,31 @@ def _parse_source(doc: Any, path: Path, probs: _Problems) -> tuple[Source | None
     if not isinstance(raw_entries, list) or not raw_entries:
         probs.add(doc.key_lines.get("entries", 1), "'entries' must be a non-empty list")
         return source, []
-    entries = [_parse_entry(raw, source.id, i, path, probs) for i, raw in enumerate(raw_entries)]
+    lines = getattr(raw_entries, "item_lines", [])
+    entries = [_parse_entry(raw, source.id, i, lines[i] if i < len(lines) else doc.line, path, probs)
+               for i, raw in enumerate(raw_entries)]
     return source, [e for e in entries if e is not None]
+
+
+_YAML_HINTS = (
+    ("mapping values are not allowed", "a ': ' inside an unquoted value; put the whole value in quotes"),
+    ("found character '\\t'", "a tab character; indent with spaces only"),
+    ("could not find expected ':'", "a line is missing its ':' or is indented differently from its neighbours"),
+    ("did not find expected key", "a line is indented differently from its neighbours"),
+    ("did not find expected '-' indicator", "a list item is indented differently from the others"),
+    ("found unexpected end of stream", "a quote is opened and never closed"),
+    ("while scanning a quoted scalar", "a quote is opened and never closed"),
+)
+
+
+def _yaml_problem(exc: Exception) -> tuple[int, str]:
+    """Line and plain-words message for a YAML syntax error; an unclosed quote points where it opened."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = str(getattr(exc, "context", None) or "")
+    mark = getattr(exc, "context_mark", None) if "quoted scalar" in context else None
+    mark = mark or getattr(exc, "problem_mark", None)
+    hint = next((h for text, h in _YAML_HINTS if text in problem or text in context), "")
+    return (mark.line + 1 if mark else 1), f"invalid YAML: {hint or problem}" + (f" ({problem})" if hint else "")
 
 
 def _load_file(path: Path, probs: _Problems) -> tuple[Source | None, list[Entry]]:
@@ -301,8 +357,7 @@ def _load_file(path: Path, probs: _Problems) -> tuple[Source | None, list[Entry]
     try:
         doc = yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        probs.add(mark.line + 1 if mark else 1, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")
+        probs.add(*_yaml_problem(exc))
         return None, []
     return _parse_source(doc, path, probs)
 
@@ -341,7 +396,13 @@ def validate(directory: Path) -> tuple[Catalog, list[str]]:
         catalog.sources[source.id] = source
         catalog.entries.extend(entries)
     _cross_check(catalog, problems)
-    return catalog, problems
+    return catalog, sorted(problems, key=_problem_order)
+
+
+def _problem_order(problem: str) -> tuple[str, int]:
+    path, _, rest = problem.partition(":")
+    line = rest.split(":", 1)[0]
+    return path, int(line) if line.isdigit() else 0
 
 
 def load(directory: Path | None = None) -> Catalog:

@@ -72,10 +72,29 @@ def test_minimal_file_loads(tmp_path: Path) -> None:
     (GOOD_ENTRY.replace('code: "E1"', 'code: "E*"'), 8, "needs 'patterns'"),
     (GOOD_ENTRY.replace("title: Something broke", "title: " + "x" * 90), 9, "title is 90 characters"),
     ("  - code: [unclosed\n", 9, "invalid YAML"),
+    (GOOD_ENTRY.replace("    symptom:", '    meaning: "never closed\n    symptom:'), 11, "a quote is opened and never closed"),
+    (GOOD_ENTRY.replace("    symptom: The caller heard nothing.\n", "    symptom: The caller heard nothing.\n    title: Again\n"), 12,
+     "'title' appears twice"),
+    (GOOD_ENTRY.replace("title: Something broke", "title: 2024-01-01"), 9, "read as date"),
+    ("  - just a sentence\n" + GOOD_ENTRY, 8, "entry #1 must be a mapping"),
+    (GOOD_ENTRY.replace('code: "E1"', 'code: ""'), 8, "code is empty"),
+    (GOOD_ENTRY.replace("    owner: configuration", "    owner: configuration\n    normal: true"), 13, "a normal ending is owned by"),
+    (GOOD_ENTRY.replace('code: "E1"', 'code: "E*"').replace("    fix:", '    patterns: ["X*"]\n    fix:'), 13,
+     "none of the patterns matches"),
 ])
 def test_lint_reports_file_and_line(tmp_path: Path, body: str, line: int, message: str) -> None:
     _, problems = validate(_write(tmp_path, body))
     assert any(p.startswith(f"{tmp_path / 'acme.yaml'}:{line}: ") and message in p for p in problems), problems
+
+
+def test_problems_are_sorted_and_missing_support_reported_once(tmp_path: Path) -> None:
+    text = HEADER.format(sid="acme").replace("support:\n  contact: support@acme.example\n", "") + GOOD_ENTRY.replace(
+        "owner: configuration", "owner: x")
+    (tmp_path / "acme.yaml").write_text(text, encoding="utf-8")
+    _, problems = validate(tmp_path)
+    assert sum("support" in p for p in problems) == 1
+    lines = [int(p.split(":")[1]) for p in problems]
+    assert lines == sorted(lines)
 
 
 def test_source_must_match_file_name(tmp_path: Path) -> None:
