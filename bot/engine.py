@@ -19,7 +19,7 @@ from .text import normalize
 MAX_OTHERS = 5
 ALTERNATE_SCORE = 92.0
 MAX_QUERY_CHARS = 100_000
-EXPLAINED_FLOOR = 70.0
+EXPLAINED_FLOOR = 75.0
 
 
 class Engine:
@@ -49,7 +49,7 @@ class Engine:
                     self._add(matches, hit, cand, hit.score - 2 * rank, False, text)
             # A code-shaped token the catalog lacks is the question; guessing from the words around it is not.
             # Where the text explains its own numbers (a port, a WebSocket close code), only clear words count.
-            floor = EXPLAINED_FLOOR if found.notes else 0.0
+            floor = EXPLAINED_FLOOR if found.explained else 0.0
             for scored in ([] if found.unknown_code else self.symptoms.search(text, floor=floor)):
                 key = scored.entry.key
                 if key not in matches or matches[key].score < scored.score:

@@ -35,10 +35,17 @@ class Recognition:
     notes: list[str] = field(default_factory=list)
     # A code-shaped token the catalog does not hold (-3007, SIP 466): the answer is the note, not a guess.
     unknown_code: bool = False
+    # The text's numbers are a port, a close code or a measurement: only clear words may still match.
+    explained: bool = False
 
     def note(self, message: str) -> None:
         if message not in self.notes:
             self.notes.append(message)
+
+    def explain(self, message: str) -> None:
+        """A number that is something else (a port, a close code): say so, and trust only clear words."""
+        self.note(message)
+        self.explained = True
 
     def note_unknown(self, message: str) -> None:
         self.note(message)

@@ -135,12 +135,12 @@ class NumberReader:
         if sip_here or phrase or (line.sip and 100 <= n <= 699 and (CODE_KEY.search(before) or VERB_KEY.search(before))):
             return self._sip(q, n, digits, start, phrase.end() if phrase else end, out)
         if n in WELL_KNOWN_PORTS and not CODE_KEY.search(before):
-            out.note(f"{n} is {WELL_KNOWN_PORTS[n]}, not an error code.")
+            out.explain(f"{n} is {WELL_KNOWN_PORTS[n]}, not an error code.")
             return None
         if line.websocket and (1000 <= n <= 1015 or 4000 <= n <= 4999):
             meaning = WEBSOCKET_CLOSE.get(n, "an application-defined close code" if n >= 4000 else "a reserved close code")
-            out.note(f"{n} is a WebSocket close code ({meaning}), not a voice error code; look at what closed "
-                             "the socket (the media stream or the server URL) and the error logged just before it.")
+            out.explain(f"{n} is a WebSocket close code ({meaning}), not a voice error code; look at what closed "
+                        "the socket (the media stream or the server URL) and the error logged just before it.")
             return None
         adjacent = ADJACENT_WORD.search(before)
         vendor_adjacent = bool(adjacent) and adjacent.group(1) in self.vendor_words

@@ -62,7 +62,7 @@ def test_slack_escaped_text(ask) -> None:
     "INC-2008 is open",                           # ticket
     "ref 20931 from the NOC",                     # reference number
     "took 120 seconds to connect",                # duration in words
-    "websocket closed with code 1011",            # websocket close code
+    "websocket closed with code 1011",            # websocket close code (explained in a note)
     "-7777",                                      # unknown code
     "-4242",
 ])

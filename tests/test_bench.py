@@ -1,0 +1,83 @@
+"""The benchmark keeps working: `python -m bench --tiny` runs every measurement end to end in seconds and
+writes a well-formed report. Nothing here asserts on a timing: CI machines differ, numbers are for
+BENCHMARKS.md."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.stats import percentile
+from bench.synthetic import synthetic_catalog, write_yaml
+from bot.catalog import load, validate
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("## Targets", "## Machine", "## 1. Engine latency", "## 2. CLI cold start", "## 3. HTTP mode under load",
+            "## 4. Memory")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--out", str(out / "B.md"), "--json",
+                           str(out / "results.json")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text()), (out / "B.md").read_text()
+
+
+def test_every_kind_of_question_is_timed_on_every_catalog(tiny_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = tiny_run
+    catalogs = [c["label"] for c in results["catalogs"]]
+    kinds = {c["kind"] for c in results["latency"]}
+    assert catalogs[0] == "real" and len(catalogs) == 2 and len(kinds) == 4
+    assert {(c["catalog"], c["kind"]) for c in results["latency"]} == {(lb, k) for lb in catalogs for k in kinds}
+    for cell in results["latency"]:
+        assert cell["samples"] >= 3 and 0 < cell["median_ms"] <= cell["p99_ms"] <= cell["max_ms"]
+    assert all(p["hot"] and p["stages"] for p in results["profiles"])
+
+
+def test_cli_http_and_memory_are_measured(tiny_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = tiny_run
+    assert [c["catalog"] for c in results["cold_start"]] == ["real", "1k"]
+    assert all(c["median_s"] > 0 and c["baseline_median_s"] > 0 and c["first_s"] for c in results["cold_start"])
+    apps = {lv["app"] for lv in results["http"]}
+    assert len(apps) == 3
+    for level in results["http"]:
+        assert level["ok"] == level["requests"] > 0 and level["throughput"] > 0
+        if level["answers"] is not None:  # the bot: every command was answered in the fake Slack
+            assert level["answers"] == level["requests"] and level["drain_s"] is not None
+    assert len(results["memory"]) == 3
+    assert all(m["worker_peak_mib"] > 0 and m["pss_total_mib"] > 0 for m in results["memory"])
+
+
+def test_report_has_every_section_and_judges_every_target(tiny_run: tuple[dict[str, Any], str]) -> None:
+    _, markdown = tiny_run
+    positions = [markdown.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    targets = markdown.split("## Targets", 1)[1].split("## Machine", 1)[0]
+    assert "CLI cold start" in targets and "throughput" in targets
+    rows = [line for line in targets.splitlines() if line.startswith("| ")][2:]  # after header and rule
+    assert rows and all(line.endswith(("| met |", "| **missed** |")) for line in rows)
+
+
+def test_synthetic_catalogs_have_the_size_asked_and_lint_clean(tmp_path: Path) -> None:
+    base = load()
+    catalog = synthetic_catalog(base, len(base.entries) + 600)
+    assert len(catalog.entries) == len(base.entries) + 600
+    assert synthetic_catalog(base, len(catalog.entries)).entries == catalog.entries  # seeded
+    write_yaml(catalog, tmp_path)
+    reloaded, problems = validate(tmp_path)
+    assert problems == [] and len(reloaded.entries) == len(catalog.entries)
+    families = [e for e in reloaded.entries if e.source == "synth-family"]
+    assert families and all(e.is_family and e.patterns for e in families)
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    samples = [float(n) for n in range(1, 11)]
+    assert percentile(samples, 50) == 5.0 and percentile(samples, 99) == 10.0 and percentile([3.0], 99) == 3.0
