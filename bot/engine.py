@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from .answer import Answer, Match
+from .answer import Answer, FoundId, Match
 from .catalog import Catalog, Entry, default_knowledge_dir, load
 from .ids import find_ids, ids_near
 from .recognize import Candidate, Hit, Recognizer
@@ -20,6 +20,7 @@ MAX_OTHERS = 5
 ALTERNATE_SCORE = 92.0
 MAX_QUERY_CHARS = 100_000
 EXPLAINED_FLOOR = 75.0
+LONG_TEXT = 4000
 
 
 class Engine:
@@ -35,7 +36,7 @@ class Engine:
         question = question.encode("utf-8", "replace").decode("utf-8")
         text = normalize(question[:MAX_QUERY_CHARS])
         found = self.recognizer.find(text)
-        answer = Answer(query=question, ids=find_ids(text), notes=found.notes)
+        answer = Answer(query=question, ids=self._ids(text, found.hits), notes=found.notes)
         matches: dict[str, Match] = {}
         strong = [h for h in found.hits if h.strong]
         for hit in strong:
@@ -61,12 +62,23 @@ class Engine:
             match.related = self.related(match)
         return answer
 
+    @staticmethod
+    def _ids(text: str, hits: list[Hit]) -> list[FoundId]:
+        """Ids in a question; in a long paste, only those on the lines of the codes found (support asks for
+        the session of the failure, not every id in the log)."""
+        if len(text) <= LONG_TEXT or not hits:
+            return find_ids(text)
+        seen: dict[FoundId, None] = {}
+        for line_start in dict.fromkeys(text.rfind("\n", 0, hit.start) + 1 for hit in hits):
+            seen.update(dict.fromkeys(ids_near(text, line_start)))
+        return list(seen)
+
     def _add(self, matches: dict[str, Match], hit: Hit, cand: Candidate, score: float, recognised: bool, text: str) -> None:
         key = cand.entry.key
         if key in matches and (matches[key].recognised or matches[key].score >= score):
             return
         match = self._match(cand.entry, score, cand.via, hit.token, cand.facets, recognised)
-        match.ids = ids_near(text, hit.start)
+        match.ids = ids_near(text, hit.start) if recognised else []
         matches[key] = match
 
     def _match(self, entry: Entry, score: float, via: str, token: str | None, facets: dict, recognised: bool) -> Match:

@@ -59,7 +59,12 @@ class Recognizer:
             parts = key.split("-")
             if len(parts) > 1 and all(p.replace("'", "").isalpha() for p in parts):
                 self.phrase_prefixes.update("-".join(parts[:n]) for n in range(1, min(len(parts), MAX_PHRASE)))
-        self.fuzzy_keys = sorted(k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit())
+        by_length: dict[int, list[str]] = {}
+        for k in sorted(self.by_key):
+            if len(k) >= 6 and not k.lstrip("-").isdigit():
+                by_length.setdefault(len(k), []).append(k)
+        self.fuzzy_by_length = by_length
+        self.code_keys = {e: code_key(e.code) for e in catalog.entries}  # by entry: ids do not survive pickling
         self.vendor_rx = {sid: any_word(s.vendor_words) for sid, s in catalog.sources.items() if s.vendor_words}
         http_sources = frozenset(sid for sid, s in catalog.sources.items() if "http" in s.vendor_words)
         all_words = frozenset(w for s in catalog.sources.values() for w in s.vendor_words)
@@ -106,7 +111,10 @@ class Recognizer:
         key = code_key(token)
         if len(key) < 6:
             return []
-        found = process.extract(key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3)
+        # ratio = 2·matches / (len a + len b) ≥ cutoff bounds the other length: only those keys can qualify.
+        low, high = _length_window(len(key), FUZZY_CUTOFF)
+        keys = [k for n in range(low, high + 1) for k in self.fuzzy_by_length.get(n, ())]
+        found = process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3)
         out: list[tuple[Candidate, float]] = []
         for name, ratio, _ in found:
             for entry in self.by_key[name]:
@@ -126,7 +134,7 @@ class Recognizer:
 
         def rank(e: Entry) -> tuple[int, int, int, int, int]:
             verbatim = token in (e.code, *e.aliases)
-            by_alias = bool(key) and code_key(e.code) != key
+            by_alias = bool(key) and self.code_keys[e] != key
             return (0 if e.source == prefer else 1, 0 if e.source in q.mentioned else 1, 0 if verbatim else 1,
                     int(by_alias), self.catalog.sources[e.source].rank)
         return sorted(entries, key=rank)
@@ -145,7 +153,7 @@ class Recognizer:
         entire = code_key(text.strip().strip("\"'`.,;:!?()[]{}"))
         hits: list[Hit] = []
         i = 0
-        while i < len(words):
+        while i < len(words) and len(hits) < MAX_HITS:
             size = self._phrase_at(text, words, lower, i, entire)
             s, e = (words[i].start(), words[i + size - 1].end()) if size else (0, 0)
             key = code_key(text[s:e])
@@ -263,6 +271,12 @@ def _covered(text: str, hits: list[Hit]) -> bytearray:
     for hit in hits:
         flags[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
     return flags
+
+
+def _length_window(length: int, cutoff: float) -> tuple[int, int]:
+    """Lengths a string may have and still reach `cutoff` (percent) in fuzz.ratio against one of `length`."""
+    share = cutoff / 100
+    return int(length * share / (2 - share)), int(length * (2 - share) / share) + 1
 
 
 def _first_per_span(hits: list[Hit]) -> list[Hit]:

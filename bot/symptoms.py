@@ -165,14 +165,51 @@ class SymptomIndex:
                         alts[j][1].update(extra)
         return alts
 
-    def _best_weights(self, term: str, alts: set[str]) -> dict[int, float]:
-        """Entry index -> weight of `term` in it, or of its best synonym (discounted) where it lacks the term."""
-        best = {i: w for i, w in self.postings.get(term, ())}
-        for alt in alts:
-            for i, w in self.postings.get(alt, ()):
-                if i not in best or (best[i] < w * SYNONYM_WEIGHT and term not in self.weights[i]):
-                    best[i] = max(best.get(i, 0.0), w * SYNONYM_WEIGHT)
-        return best
+    def _candidates(self, query: list[tuple[str, set[str]]], total: float, vendor_mass: float) -> set[int]:
+        """Entries that can still reach MIN_COVERAGE: they must hold one of the rarer words (or a synonym).
+
+        The commonest words, taken together with the vendor words, weigh less than MIN_COVERAGE of the
+        question; an entry holding only those can never qualify, so their long postings are never walked.
+        """
+        by_rarity = sorted(query, key=lambda q: self.idf.get(q[0], UNKNOWN_IDF))
+        optional = vendor_mass
+        required = []
+        for term, alts in by_rarity:
+            idf = self.idf.get(term, UNKNOWN_IDF)
+            if optional + idf < MIN_COVERAGE * total:
+                optional += idf
+            else:
+                required.append((term, alts))
+        out: set[int] = set()
+        for term, alts in required:
+            for word in (term, *alts):
+                out.update(i for i, _ in self.postings.get(word, ()))
+        return out
+
+    def _accumulate(self, candidates: set[int], query: list[tuple[str, set[str]]], as_typed: set[str]
+                    ) -> tuple[dict[int, float], dict[int, float], dict[int, int], dict[int, int]]:
+        """Per candidate: weighted score, idf mass covered, words matched, words matched as typed."""
+        got: dict[int, float] = {}
+        covered: dict[int, float] = {}
+        hits: dict[int, int] = {}
+        typed_hits: dict[int, int] = {}
+        terms = [(t, tuple(alts), self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, alts in query]
+        for i in candidates:
+            weights = self.weights[i]
+            g = c = 0.0
+            h = th = 0
+            for term, alts, idf, typed in terms:
+                w = weights.get(term, 0.0)
+                if not w and alts:
+                    w = max(weights.get(a, 0.0) for a in alts) * SYNONYM_WEIGHT
+                if w:
+                    g += idf * w / TOP_WEIGHT
+                    c += idf
+                    h += 1
+                    th += typed
+            if h:
+                got[i], covered[i], hits[i], typed_hits[i] = g, c, h, th
+        return got, covered, hits, typed_hits
 
     def search(self, text: str, limit: int = 8, floor: float = 0.0) -> list[Scored]:
         """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE
@@ -196,25 +233,17 @@ class SymptomIndex:
         bigrams = _bigrams(plain)
         # Vendor words steer; they count when an entry uses them but cost nothing when it does not.
         total = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t not in vendor_terms)
-        got: dict[int, float] = defaultdict(float)
-        covered: dict[int, float] = defaultdict(float)
-        hits: dict[int, int] = defaultdict(int)
-        typed_hits: dict[int, int] = defaultdict(int)
-        for term, alts in query:
-            idf = self.idf.get(term, UNKNOWN_IDF)
-            for i, w in self._best_weights(term, alts).items():
-                got[i] += idf * w / TOP_WEIGHT
-                covered[i] += idf
-                hits[i] += 1
-                typed_hits[i] += term in as_typed
+        vendor_mass = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t in vendor_terms)
+        got, covered, hits, typed_hits = self._accumulate(self._candidates(query, total, vendor_mass), query, as_typed)
         results: list[Scored] = []
         need = min(2, len(query))
+        union = set().union(*positions)
         for i, cover in covered.items():
             coverage = min(1.0, cover / total)
             if coverage < MIN_COVERAGE or cover < MIN_EVIDENCE or hits[i] < need or not typed_hits[i]:
                 continue
             weights = self.weights[i]
-            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions)
+            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions, union)
             entry = self.catalog.entries[i]
             facets = self.facets[i]
             component = facets.get("component")
@@ -242,23 +271,25 @@ class SymptomIndex:
         return results[:limit]
 
 
-def _phrases(entry: Entry) -> list[tuple[str, ...]]:
-    """Multi-word titles, aliases and keywords as word tuples, for the whole-phrase bonus."""
+def _phrases(entry: Entry) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+    """Multi-word titles, aliases and keywords as word tuples (and their word sets), for the phrase bonus."""
     out = []
     for text in (entry.title, *entry.aliases, *entry.keywords):
         terms = tuple(content_words(text))
         if len(terms) >= 2:
-            out.append(terms)
+            out.append((terms, frozenset(terms)))
     return out
 
 
-def _longest_phrase(phrases: list[tuple[str, ...]], query: list[set[str]]) -> float:
+def _longest_phrase(phrases: list[tuple[tuple[str, ...], frozenset[str]]], query: list[set[str]], union: set[str]) -> float:
     """A bonus when one of the entry's own phrases appears whole, in order, in the question; each question
     word may stand in by one of its synonyms ("tts broke" meets "tts failed")."""
     best = 0
-    for phrase in phrases:
+    for phrase, word_set in phrases:
         size = len(phrase)
-        if size > best and any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
+        if size <= best or not word_set <= union:
+            continue
+        if any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
             best = size
     return min(0.2, 0.05 * best)
 

@@ -89,3 +89,12 @@ def test_cache_off(knowledge: Path, cache_home: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("VOICECODE_CACHE", "off")
     cache.cached_engine(knowledge)
     assert not cache_home.exists()
+
+
+def test_engine_from_cache_answers_exactly_like_a_fresh_one(knowledge: Path, cache_home: Path) -> None:
+    fresh = cache.cached_engine(knowledge)
+    unpickled = cache._read(next(cache_home.glob("engine-*.pickle")))
+    assert unpickled is not None and unpickled is not fresh
+    for question in ("-2008", "voxifi NO_ANSWER", "SIP/2.0 486 Busy Here", "caller hears a busy signal",
+                     "asistant-not-found", "pipeline-error-openai-429-exceeded-quota", "Customer Did Not Answer"):
+        assert unpickled.ask(question).to_json() == fresh.ask(question).to_json(), question
