@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -40,6 +42,8 @@ CANNOT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted
                "team_access_not_granted", "ekm_access_denied"}
 MAX_RESPONSES = 5  # a response_url takes at most five posts
 PERMALINK_TIMEOUT = 1.5
+LISTENER_THREADS = 64  # listeners mostly wait (for a work slot or for Slack): threads are cheap here
+WORK_SLOTS = 2
 # The message fields a monitoring bot puts its text in (attachments and layout blocks, besides `text`).
 TEXT_FIELDS = ("text", "pretext", "title")
 
@@ -71,8 +75,15 @@ log.addFilter(_SameTokenWarning())
 
 
 def build_app(config: SlackConfig, engine: Asks, store: Store | None = None) -> App:
-    """The Bolt app with every listener registered; calls auth.test once to check the bot token."""
-    app = App(client=make_client(config), signing_secret=config.signing_secret, logger=log)
+    """The Bolt app with every listener registered; calls auth.test once to check the bot token.
+
+    Bolt runs each listener on its executor and answers Slack once the listener acks. With Bolt's default of
+    5 threads, new requests wait behind answers being posted and their ack comes late; so the executor is
+    wide (acks never queue) and the heavy part of each answer takes one of a few work slots (VoiceBot.work).
+    """
+    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="voicecode-listener")
+    app = App(client=make_client(config), signing_secret=config.signing_secret, logger=log,
+              listener_executor=executor)
     VoiceBot(config, engine, store or Store(config.db_path)).register(app)
     return app
 
@@ -172,6 +183,8 @@ class VoiceBot:
         self.engine = engine
         self.store = store
         self.seen = seen or TTLStore()
+        # Answering is CPU work under one GIL: a few at a time keeps acks (which need the GIL briefly) prompt.
+        self.work = threading.BoundedSemaphore(WORK_SLOTS)
 
     def register(self, app: App) -> None:
         app.use(dedupe_events(self.seen))
@@ -246,16 +259,17 @@ class VoiceBot:
         if text.lower() in HELP_WORDS:
             respond(response_type="ephemeral", **render_help().kwargs())
             return
-        answer, lookup_id = self.lookup(text, "command")
-        if not answer.matches:
-            respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
-            return
-        reply = self.render(answer, lookup_id, asker=command["user_id"])
-        if private:
-            respond_all(respond, reply.combined())
-            return
-        parent, details = reply.threaded()
-        self.post_or_respond(client, respond, command["channel_id"], None, [parent, *details], reply.combined())
+        with self.work:
+            answer, lookup_id = self.lookup(text, "command")
+            if not answer.matches:
+                respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
+                return
+            reply = self.render(answer, lookup_id, asker=command["user_id"])
+            if private:
+                respond_all(respond, reply.combined())
+                return
+            parent, details = reply.threaded()
+            self.post_or_respond(client, respond, command["channel_id"], None, [parent, *details], reply.combined())
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """`@voicecode <text>`: answered in the mention's thread (or the thread it was made in)."""
@@ -263,19 +277,21 @@ class VoiceBot:
         if not self.seen.claim(("message", channel, ts)):
             return
         text = strip_mention(event.get("text") or "", context.bot_user_id)
-        messages = self.answer_messages(text)
-        self.post_thread(client, channel, event.get("thread_ts") or ts, messages, event.get("user"))
+        with self.work:
+            messages = self.answer_messages(text)
+            self.post_thread(client, channel, event.get("thread_ts") or ts, messages, event.get("user"))
 
     def on_message(self, event: dict[str, Any], client: WebClient) -> None:
         """Passive mode; for every other message this listener only exists so Slack gets a 200, not a 404."""
         if not self.passive_applies(event):
             return
         channel, ts = event["channel"], event["ts"]
-        answer = self.engine.ask(event.get("text") or "")
-        if not answer.recognised or not self.seen.claim(("message", channel, ts)):
-            return
-        lookup_id = self.record(answer, "passive")
-        self.post_thread(client, channel, event.get("thread_ts") or ts, self.render(answer, lookup_id).combined(), None)
+        with self.work:
+            answer = self.engine.ask(event.get("text") or "")
+            if not answer.recognised or not self.seen.claim(("message", channel, ts)):
+                return
+            lookup_id = self.record(answer, "passive")
+            self.post_thread(client, channel, event.get("thread_ts") or ts, self.render(answer, lookup_id).combined(), None)
 
     def passive_applies(self, event: dict[str, Any]) -> bool:
         """Passive channels only; new messages only; other bots only when allowed (Bolt already drops our own
@@ -292,12 +308,13 @@ class VoiceBot:
         ack()
         source = shortcut["message"]
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
-        answer, lookup_id = self.lookup(message_text(source), "shortcut")
-        if not answer.matches:
-            respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
-            return
-        messages = self.render(answer, lookup_id, asker=user).combined()
-        self.post_or_respond(client, respond, channel, source.get("thread_ts") or source["ts"], messages, messages)
+        with self.work:
+            answer, lookup_id = self.lookup(message_text(source), "shortcut")
+            if not answer.matches:
+                respond(response_type="ephemeral", **render_nothing_found(answer).kwargs())
+                return
+            messages = self.render(answer, lookup_id, asker=user).combined()
+            self.post_or_respond(client, respond, channel, source.get("thread_ts") or source["ts"], messages, messages)
 
     # --- buttons and modals -----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_PORT = 3000
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a PaaS routes to the container's interface; VOICECODE_HOST narrows it
-THREADS = 8
+THREADS = 64  # Bolt holds a request thread until its listener acks (polling every 10 ms): keep plenty
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
