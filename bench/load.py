@@ -52,6 +52,8 @@ class Level:
     max_ms: float
     answers: int | None
     drain_s: float | None
+    cpu_ms: float  # server CPU (arbiter and workers, user and system) per request, follow-up work included
+    cores: float  # that CPU over the level's wall time including the drain: cores kept busy
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,9 @@ class FakeApi:
     """`python -m bench.fake_api` as a child process; stops when its stdin closes."""
 
     def __init__(self, log: Path):
+        self.log = log.open("w")
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.fake_api"], cwd=ROOT, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
         assert self.proc.stdout is not None
         self.base = self.proc.stdout.readline().strip()
         if not self.base.startswith("http://127.0.0.1:"):
@@ -95,6 +98,7 @@ class FakeApi:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         _stop(self.proc)
+        self.log.close()
 
 
 class Server:
@@ -104,9 +108,14 @@ class Server:
         self.name = name
         self.port = free_port()
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([*argv, str(self.port)], cwd=ROOT, env=env, stdout=log.open("w"),
+        self.log = log.open("w")
+        self.proc = subprocess.Popen([*argv, str(self.port)], cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        self.startup_s = self._wait_healthy(log, start_timeout)
+        try:
+            self.startup_s = self._wait_healthy(log, start_timeout)
+        except RuntimeError:
+            self.close()
+            raise
 
     @property
     def base(self) -> str:
@@ -127,7 +136,6 @@ class Server:
                         return time.perf_counter() - self.started
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
-        self.close()
         raise RuntimeError(f"{self.name} was not healthy within {timeout:.0f} s; see {log}")
 
     def memory(self, entries: int) -> Memory:
@@ -139,6 +147,10 @@ class Server:
         return Memory(self.name, entries, self.startup_s, _status_kib(peak, "VmHWM") / MIB,
                       _status_kib(peak, "VmRSS") / MIB, _status_kib(self.proc.pid, "VmHWM") / MIB, pss / MIB)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU the arbiter and its workers have used so far."""
+        return sum(_cpu_seconds(pid) for pid in (self.proc.pid, *children(self.proc.pid)))
+
     def close(self) -> None:
         """Stop the arbiter; a worker that outlives it (after a SIGKILL) is ours to end too, by its id."""
         workers = {pid: _cmdline(pid) for pid in children(self.proc.pid)}
@@ -146,6 +158,7 @@ class Server:
         for pid, cmdline in workers.items():
             if cmdline and _cmdline(pid) == cmdline:
                 _kill_quietly(pid)
+        self.log.close()
 
 
 def free_port() -> int:
@@ -170,15 +183,18 @@ def load_level(server: Server, fake: FakeApi, questions: tuple[str, ...], client
     """`clients` threads each sending `per_client` commands (stopping early after `seconds`), then, for the
     bot, the wait until every answer has reached the fake Slack."""
     before = fake.answers() if drain_timeout is not None else 0
+    cpu_before = server.cpu_seconds()
     timings, sent, elapsed = _fire(server.events_url, fake.response_url, questions, clients, per_client, seconds)
     answers, drain = (None, None)
     if drain_timeout is not None:
         answers, drain = _drain(fake, before + sent, drain_timeout)
         answers -= before
+    cpu = server.cpu_seconds() - cpu_before
     ok = [ms for ms in timings if ms is not None]
     shown = ok or [float("nan")]
     return Level(server.name, clients, sent, len(ok), elapsed, len(ok) / elapsed, median(shown),
-                 percentile(shown, 99), max(shown), answers, drain)
+                 percentile(shown, 99), max(shown), answers, drain, cpu * 1000 / max(sent, 1),
+                 cpu / (elapsed + (drain or 0.0)))
 
 
 def _fire(url: str, response_url: str, questions: tuple[str, ...], clients: int, per_client: int,
@@ -243,6 +259,15 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime from /proc/<pid>/stat (fields 14 and 15), 0 for a process that has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _status_kib(pid: int, field: str) -> int:

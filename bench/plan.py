@@ -15,7 +15,6 @@ class Plan:
     log_chars: int  # size of the pasted log
     cli_runs: int  # warm CLI runs on the real catalog (each paired with a baseline run)
     cli_synthetic_runs: int  # warm CLI runs on each synthetic catalog
-    yaml_limit: int  # synthetic catalogs up to this size are written and parsed as YAML by the CLI's first run
     levels: tuple[tuple[int, int], ...]  # (concurrent clients, requests in all) per HTTP load level
     level_seconds: float  # a level stops sending after this long
     drain_timeout: float  # how long to wait for the bot's answers after a level
@@ -29,12 +28,12 @@ class Plan:
 
 PLANS: dict[str, Plan] = {
     "full": Plan("full", (10_000, 100_000), samples=300, cell_seconds=8.0, log_chars=40_000, cli_runs=30,
-                 cli_synthetic_runs=3, yaml_limit=20_000, levels=((1, 100), (10, 300), (50, 500)),
+                 cli_synthetic_runs=3, levels=((1, 100), (10, 300), (50, 500)),
                  level_seconds=60.0, drain_timeout=180.0, memory_level=(10, 20), start_timeout=180.0),
     "quick": Plan("quick", (10_000,), samples=60, cell_seconds=2.0, log_chars=40_000, cli_runs=8,
-                  cli_synthetic_runs=2, yaml_limit=20_000, levels=((1, 20), (10, 60), (50, 150)),
+                  cli_synthetic_runs=2, levels=((1, 20), (10, 60), (50, 150)),
                   level_seconds=30.0, drain_timeout=90.0, memory_level=(10, 20), start_timeout=90.0),
     "tiny": Plan("tiny", (1_000,), samples=4, cell_seconds=0.5, log_chars=4_000, cli_runs=2,
-                 cli_synthetic_runs=1, yaml_limit=20_000, levels=((1, 3), (3, 6)), level_seconds=20.0,
+                 cli_synthetic_runs=1, levels=((1, 3), (3, 6)), level_seconds=20.0,
                  drain_timeout=30.0, memory_level=(2, 2), start_timeout=60.0),
 }

@@ -60,3 +60,8 @@ def question_sets(log_chars: int = LOG_CHARS) -> dict[str, tuple[str, ...]]:
     """Kind of question -> the questions of that kind, in the order the report lists kinds."""
     return {"exact code": EXACT, "typo": TYPO, "symptom words": SYMPTOM, f"log paste ({log_chars:,} chars)":
             (log_paste(log_chars),)}
+
+
+def slash_questions() -> tuple[str, ...]:
+    """What people type after /voicecode: the exact, typo and symptom questions (a log goes to a thread)."""
+    return (*EXACT, *TYPO, *SYMPTOM)
