@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .answer import Answer, FoundId, Match
 from .catalog import Catalog, Entry, default_knowledge_dir, load
-from .ids import find_ids, ids_near
+from .ids import MAX_IDS, LineIds, find_ids
 from .recognize import Candidate, Hit, Recognizer
 from .symptoms import SymptomIndex
 from .text import normalize
@@ -36,18 +36,19 @@ class Engine:
         question = question.encode("utf-8", "replace").decode("utf-8")
         text = normalize(question[:MAX_QUERY_CHARS])
         found = self.recognizer.find(text)
-        answer = Answer(query=question, ids=self._ids(text, found.hits), notes=found.notes)
+        lines = LineIds(text)
+        answer = Answer(query=question, ids=self._ids(lines, found.hits), notes=found.notes)
         matches: dict[str, Match] = {}
         strong = [h for h in found.hits if h.strong]
         for hit in strong:
-            self._add(matches, hit, hit.candidates[0], 100.0, True, text)
+            self._add(matches, hit, hit.candidates[0], 100.0, True, lines)
         for hit in strong:
             for cand in hit.candidates[1:]:
-                self._add(matches, hit, cand, ALTERNATE_SCORE, False, text)
+                self._add(matches, hit, cand, ALTERNATE_SCORE, False, lines)
         if not strong:
             for hit in found.hits:
                 for rank, cand in enumerate(hit.candidates):
-                    self._add(matches, hit, cand, hit.score - 2 * rank, False, text)
+                    self._add(matches, hit, cand, hit.score - 2 * rank, False, lines)
             # A code-shaped token the catalog lacks is the question; guessing from the words around it is not.
             # Where the text explains its own numbers (a port, a WebSocket close code), only clear words count.
             floor = EXPLAINED_FLOOR if found.explained else 0.0
@@ -63,22 +64,25 @@ class Engine:
         return answer
 
     @staticmethod
-    def _ids(text: str, hits: list[Hit]) -> list[FoundId]:
+    def _ids(lines: LineIds, hits: list[Hit]) -> list[FoundId]:
         """Ids in a question; in a long paste, only those on the lines of the codes found (support asks for
         the session of the failure, not every id in the log)."""
+        text = lines.text
         if len(text) <= LONG_TEXT or not hits:
             return find_ids(text)
         seen: dict[FoundId, None] = {}
         for line_start in dict.fromkeys(text.rfind("\n", 0, hit.start) + 1 for hit in hits):
-            seen.update(dict.fromkeys(ids_near(text, line_start)))
-        return list(seen)
+            seen.update(dict.fromkeys(lines.near(line_start)))
+            if len(seen) >= MAX_IDS:
+                break
+        return list(seen)[:MAX_IDS]
 
-    def _add(self, matches: dict[str, Match], hit: Hit, cand: Candidate, score: float, recognised: bool, text: str) -> None:
+    def _add(self, matches: dict[str, Match], hit: Hit, cand: Candidate, score: float, recognised: bool, lines: LineIds) -> None:
         key = cand.entry.key
         if key in matches and (matches[key].recognised or matches[key].score >= score):
             return
         match = self._match(cand.entry, score, cand.via, hit.token, cand.facets, recognised)
-        match.ids = ids_near(text, hit.start) if recognised else []
+        match.ids = list(lines.near(hit.start)) if recognised else []
         matches[key] = match
 
     def _match(self, entry: Entry, score: float, via: str, token: str | None, facets: dict, recognised: bool) -> Match:

@@ -61,8 +61,18 @@ def find_ids(text: str) -> list[FoundId]:
     return [f for _, f in sorted(found, key=lambda p: p[0])]
 
 
-def ids_near(text: str, position: int) -> list[FoundId]:
-    """Ids on the line holding `position`: in a log, the record a code belongs to."""
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    return find_ids(text[start: end if end >= 0 else len(text)])
+class LineIds:
+    """Ids per line of one text: in a log, the record a code belongs to. Each line is read once, since a
+    paste asks for the same lines again and again (once per code on them)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._by_line: dict[int, list[FoundId]] = {}
+
+    def near(self, position: int) -> list[FoundId]:
+        """Ids on the line holding `position`."""
+        start = self.text.rfind("\n", 0, position) + 1
+        if start not in self._by_line:
+            end = self.text.find("\n", position)
+            self._by_line[start] = find_ids(self.text[start: end if end >= 0 else len(self.text)])
+        return self._by_line[start]

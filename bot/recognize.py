@@ -154,15 +154,21 @@ class Recognizer:
         hits: list[Hit] = []
         i = 0
         while i < len(words) and len(hits) < MAX_HITS:
+            if lower[i] not in self.phrase_prefixes and lower[i] != entire:
+                i += 1  # most words of a paste start no phrase: skip them without a call
+                continue
             size = self._phrase_at(text, words, lower, i, entire)
-            s, e = (words[i].start(), words[i + size - 1].end()) if size else (0, 0)
+            if not size:
+                i += 1
+                continue
+            s, e = words[i].start(), words[i + size - 1].end()
             key = code_key(text[s:e])
-            entries = self._phrase_entries(q, s, key, text[s:e]) if size else []
+            entries = self._phrase_entries(q, s, key, text[s:e])
             if entries:
                 strong = key == entire or (size > 1 and _titled(text[s:e]))
                 hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in entries],
                                 strong, "phrase", 100.0 if strong else PROSE_PHRASE_SCORE))
-            i += size or 1
+            i += size
         return hits
 
     def _phrase_entries(self, q: Question, start: int, key: str, phrase: str) -> list[Entry]:
@@ -225,9 +231,9 @@ class Recognizer:
                 known[token] = sorted(found, key=lambda c: rank[id(c.entry)])
             if known[token] and len(out.hits) < MAX_HITS:
                 out.hits.append(Hit(m.start(), m.end(), token, known[token], True, "word"))
-            elif not known[token] and _typo_shaped(token):
+            elif not known[token]:
                 if token not in typos:
-                    typos[token] = self.fuzzy(token)
+                    typos[token] = self.fuzzy(token) if _typo_shaped(token) else []
                 fuzzy_hits.extend(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9) for c, r in typos[token])
         return fuzzy_hits
 

@@ -5,6 +5,7 @@ signs) and from JSON; everything downstream sees one normal form.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|tel):[^|>]*)(?:\|([^>]*))?>")
@@ -14,6 +15,7 @@ _EMPHASIS = re.compile(r"(?<![\w*_~])([_*~])([^\s*_~](?:[^*_~\n]*[^\s*_~-])?)\1(
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
                         "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "`": " "})
 _WORD = re.compile(r"[a-z0-9]+")
+_CODE_SEPARATORS = re.compile(r"[\s_\-]+")
 
 STOPWORDS = frozenset("""
 a an the and or but if of to in on at by for with into onto over under about as is are was were be
@@ -37,9 +39,13 @@ def normalize(text: str) -> str:
     return _EMPHASIS.sub(r"\2", text.translate(_MINUS))
 
 
+@functools.lru_cache(maxsize=4096)
 def code_key(text: str) -> str:
-    """The form codes and aliases are looked up by: lower case, runs of `_`, space and `-` as one `-`."""
-    return re.sub(r"[\s_\-]+", "-", text.strip().strip("\"'").lower()).rstrip("-")
+    """The form codes and aliases are looked up by: lower case, runs of `_`, space and `-` as one `-`.
+
+    Memoised: a log paste repeats the same few tokens hundreds of times.
+    """
+    return _CODE_SEPARATORS.sub("-", text.strip().strip("\"'").lower()).rstrip("-")
 
 
 def stem(word: str) -> str:
