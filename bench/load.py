@@ -58,16 +58,17 @@ class Level:
 
 @dataclass(frozen=True)
 class Memory:
-    """Resident memory of one server in MiB: the gunicorn worker that serves, the arbiter that forked it
-    (both hold the engine), and their proportional set size together (shared pages counted once)."""
+    """Resident memory of one server in MiB: the gunicorn worker that serves, the answer process it started
+    (0 for the bare app), the arbiter, and the proportional set size of them all (shared pages counted once)."""
 
     app: str
     entries: int
     startup_s: float
     worker_peak_mib: float
-    worker_rss_mib: float
+    answer_peak_mib: float
     arbiter_peak_mib: float
     pss_total_mib: float
+    processes: int
 
 
 class FakeApi:
@@ -142,18 +143,18 @@ class Server:
         workers = children(self.proc.pid)
         if not workers:
             raise RuntimeError(f"{self.name}: no gunicorn worker found under pid {self.proc.pid}")
-        peak = max(workers, key=lambda pid: _status_kib(pid, "VmHWM"))
-        pss = sum(_pss_kib(pid) for pid in (self.proc.pid, *workers))
-        return Memory(self.name, entries, self.startup_s, _status_kib(peak, "VmHWM") / MIB,
-                      _status_kib(peak, "VmRSS") / MIB, _status_kib(self.proc.pid, "VmHWM") / MIB, pss / MIB)
+        helpers = [pid for worker in workers for pid in descendants(worker)]
+        everything = (self.proc.pid, *workers, *helpers)
+        return Memory(self.name, entries, self.startup_s, _peak_mib(workers), _peak_mib(helpers),
+                      _peak_mib([self.proc.pid]), sum(_pss_kib(pid) for pid in everything) / MIB, len(everything))
 
     def cpu_seconds(self) -> float:
-        """User and system CPU the arbiter and its workers have used so far."""
-        return sum(_cpu_seconds(pid) for pid in (self.proc.pid, *children(self.proc.pid)))
+        """User and system CPU the arbiter, its workers and their answer processes have used so far."""
+        return sum(_cpu_seconds(pid) for pid in (self.proc.pid, *descendants(self.proc.pid)))
 
     def close(self) -> None:
-        """Stop the arbiter; a worker that outlives it (after a SIGKILL) is ours to end too, by its id."""
-        workers = {pid: _cmdline(pid) for pid in children(self.proc.pid)}
+        """Stop the arbiter; a process of its tree that outlives it (after a SIGKILL) is ours to end, by its id."""
+        workers = {pid: _cmdline(pid) for pid in descendants(self.proc.pid)}
         _stop(self.proc)
         for pid, cmdline in workers.items():
             if cmdline and _cmdline(pid) == cmdline:
@@ -259,6 +260,19 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Children, grandchildren and so on of `pid`."""
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def _peak_mib(pids: list[int]) -> float:
+    """The largest peak resident set (VmHWM) among `pids`, 0 when there are none."""
+    return max((_status_kib(pid, "VmHWM") for pid in pids), default=0) / MIB
 
 
 def _cpu_seconds(pid: int) -> float:

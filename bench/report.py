@@ -40,7 +40,8 @@ reported on its own. The other runs find the cache warm.
 
 METHOD_HTTP = """\
 `voicecode serve --http` (the real command: one gunicorn gthread worker, {threads} threads, Bolt behind
-`bot.slack.server.wsgi_app`) and a bare Bolt app whose `/voicecode` handler only acks, served through the
+`bot.slack.server.wsgi_app`, whose listeners ack and hand each answer to the answer process the worker
+starts, bot/slack/answering.py) and a bare Bolt app whose `/voicecode` handler only acks, served through the
 same `bot.slack.server.run_http` (so: the same gunicorn settings and WSGI wrapper), run side by side on
 127.0.0.1, both with `SLACK_API_URL` pointing at the fake Slack Web API of tests/slack_support running in
 its own process. Requests are slash commands exactly as Slack sends them: form body, `X-Slack-Signature`
@@ -51,8 +52,8 @@ reading its whole response (what Slack waits for, 3 s at most), throughput is ac
 level's wall time. A request Bolt cannot ack within its own 3 s ack timeout gets a 404: it counts as
 failed (missing from "200 OK" and from the latency percentiles), as Slack would show the user an error. Before each level the bot's answers for the previous one must all have reached the
 fake Slack (thread parent or response_url post per command): "drain" is how long that took after the
-level's last ack. Server CPU is user plus system time of the gunicorn arbiter and worker (/proc/PID/stat)
-over the level and its drain, per request: for the bot it includes the answer's work after the ack;
+level's last ack. Server CPU is user plus system time of the gunicorn arbiter, worker and answer process
+(/proc/PID/stat) over the level and its drain, per request: for the bot it includes the answer's work;
 "cores busy" is that CPU over the same wall time. One warm-up pass of the questions per server is not
 counted. The client threads, the fake Slack and the servers share the machine's {cores} cores.
 
@@ -63,12 +64,13 @@ the bare app shows where that floor is on this machine.
 """
 
 METHOD_MEMORY = """\
-Read from /proc after the load: `VmHWM` (peak resident set) and `VmRSS` of the gunicorn worker that
-serves requests and `VmHWM` of the arbiter that built the app and forked it (the engine is built before
-the fork, so both hold it; the worker's pages are shared copy-on-write until written), and the
-proportional set size (`Pss`, shared pages split between the processes) of arbiter and worker together,
-which is the memory the server really costs. The largest catalog is served from the warm engine cache,
-after a small load of {requests} commands from {clients} clients.
+Read from /proc after the load: `VmHWM` (peak resident set) of the gunicorn worker that serves requests,
+of the answer process it starts (the bot's engine lives there; the bare app has none) and of the arbiter,
+and the proportional set size (`Pss`, shared pages split between the processes) of every process of the
+server together (arbiter, worker, answer process and the multiprocessing helper), which is the memory the
+server really costs. "Start to healthy" ends when /healthz answers 200, which for the bot means its
+answer process has loaded the engine. The largest catalog is served from the warm engine cache, after a
+small load of {requests} commands from {clients} clients.
 """
 
 
@@ -194,9 +196,10 @@ def _ratios(results: Results) -> str:
 
 def _memory(results: Results) -> str:
     rows = [(m.app, f"{m.entries:,}" if m.entries else "–", f"{m.startup_s:.1f}", f"{m.worker_peak_mib:.0f}",
-             f"{m.worker_rss_mib:.0f}", f"{m.arbiter_peak_mib:.0f}", f"{m.pss_total_mib:.0f}")
+             f"{m.answer_peak_mib:.0f}" if m.answer_peak_mib else "–", f"{m.arbiter_peak_mib:.0f}",
+             f"{m.pss_total_mib:.0f}", str(m.processes))
             for m in results.memory]
-    header = ("server", "catalog entries", "start to healthy (s)", "worker peak RSS MiB", "worker RSS MiB",
-              "arbiter peak RSS MiB", "PSS total MiB")
+    header = ("server", "catalog entries", "start to healthy (s)", "web worker peak RSS MiB",
+              "answer process peak RSS MiB", "arbiter peak RSS MiB", "PSS total MiB", "processes")
     return _table(header, rows)
 

@@ -99,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             return _lint(args)
         if args.command == "ask":
             return _ask(args, sys.stdin, sys.stdout)
-        from .engine import get_engine
+        from .cache import cached_engine
 
-        get_engine()  # every command refuses to start on invalid knowledge, before doing anything else
+        # Every command refuses to start on invalid knowledge. The engine is not kept: `serve` answers in a
+        # child process, which then loads it from the cache this warms.
+        cached_engine(default_knowledge_dir())
         if args.command == "serve":
             from .slack.server import serve
 

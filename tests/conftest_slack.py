@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.app import Asks
+from bot.slack.answering import Asks
 from bot.slack.config import SlackConfig
-from slack_support.bot_server import Bot, running_bot, test_config
+from slack_support.bot_server import Bot, running_bot, running_bot_with_answer_process, test_config
 from slack_support.fake_slack import FakeSlack
 
 
@@ -28,7 +28,13 @@ def slack_config(fake_slack: FakeSlack, tmp_path: Path) -> SlackConfig:
     return test_config(fake_slack, str(tmp_path / "voicecode.db"))
 
 
-@pytest.fixture
-def bot(slack_config: SlackConfig, engine: Asks, fake_slack: FakeSlack) -> Iterator[Bot]:
-    with running_bot(slack_config, engine, fake_slack) as running:
-        yield running
+@pytest.fixture(params=["listener-threads", "answer-process"])
+def bot(request: pytest.FixtureRequest, slack_config: SlackConfig, engine: Asks, fake_slack: FakeSlack) -> Iterator[Bot]:
+    """The bot over real HTTP, answering in its listener threads and, as `voicecode serve` does, in a child
+    process: every Slack behaviour is checked both ways."""
+    if request.param == "answer-process":
+        with running_bot_with_answer_process(slack_config, fake_slack) as running:
+            yield running
+    else:
+        with running_bot(slack_config, engine, fake_slack) as running:
+            yield running

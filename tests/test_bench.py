@@ -54,6 +54,8 @@ def test_cli_http_and_memory_are_measured(tiny_run: tuple[dict[str, Any], str]) 
             assert level["answers"] == level["requests"] and level["drain_s"] is not None
     assert len(results["memory"]) == 3
     assert all(m["worker_peak_mib"] > 0 and m["pss_total_mib"] > 0 for m in results["memory"])
+    bot_memory = [m for m in results["memory"] if m["entries"]]
+    assert bot_memory and all(m["answer_peak_mib"] > 0 and m["processes"] >= 3 for m in bot_memory)
 
 
 def test_report_has_every_section_and_judges_every_target(tiny_run: tuple[dict[str, Any], str]) -> None:

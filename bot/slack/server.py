@@ -1,9 +1,10 @@
 """Running the bot: Socket Mode for local development, HTTP on gunicorn for production.
 
 HTTP runs one gunicorn worker process with threads, because the dedupe memory is in-process and a retry
-must meet the process that saw the first delivery. The app (and the engine) are built before gunicorn
-starts, so a bad token or knowledge error stops `voicecode serve` with a message instead of a worker
-crash loop.
+must meet the process that saw the first delivery. Answers are worked out in a child process of that
+worker (bot.slack.answering), so acks never wait behind them. The app is built and the knowledge checked
+before gunicorn starts, so a bad token or knowledge error stops `voicecode serve` with a message instead
+of a worker crash loop.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
-from ..engine import get_engine
+from .answering import Answering, ProcessAnswering
 from .app import build_app
 from .config import ConfigError, Mode, load_config, startup_message
 
@@ -36,14 +37,18 @@ THREADS = 64  # Bolt holds a request thread until its listener acks (polling eve
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def wsgi_app(app: App) -> WSGIApp:
-    """Bolt at /slack/events plus GET /healthz for the platform's health checks (no Slack signature there)."""
+def wsgi_app(app: App, answering: Answering | None = None) -> WSGIApp:
+    """Bolt at /slack/events plus GET /healthz for the platform's health checks (no Slack signature there);
+    health is 503 while the answer process cannot run, so the platform restarts the bot."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "2")])
-            return [b"ok"]
+            ok = answering is None or answering.healthy()
+            body = b"ok" if ok else b"answer process down"
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+            return [body]
         return bolt(environ, start_response)
 
     return application
@@ -65,9 +70,15 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
-def gunicorn_options(host: str, port: int) -> dict[str, Any]:
-    return {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": THREADS,
-            "timeout": 30, "graceful_timeout": 10, "accesslog": "-", "errorlog": "-", "loglevel": "info"}
+def gunicorn_options(host: str, port: int, answering: Answering | None = None) -> dict[str, Any]:
+    """One threaded worker; an answer process starts after the fork and finishes its answers on exit."""
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": THREADS, "timeout": 30,
+        "graceful_timeout": 10, "accesslog": "-", "errorlog": "-", "loglevel": "info"}
+    if answering is not None:
+        options["post_worker_init"] = lambda worker: answering.start()
+        options["worker_exit"] = lambda server, worker: answering.stop()
+    return options
 
 
 def resolve_port(port: int | None) -> int:
@@ -80,19 +91,21 @@ def resolve_port(port: int | None) -> int:
     return int(raw) if raw else DEFAULT_PORT
 
 
-def run_http(app: App, port: int) -> int:
+def run_http(app: App, port: int, answering: Answering | None = None) -> int:
+    """Serve `app` on gunicorn until it is stopped; `answering` (if the app answers elsewhere) runs alongside."""
     host = os.environ.get("VOICECODE_HOST", "").strip() or DEFAULT_HOST
     log.info("serving Slack events on http://%s:%d%s (health: %s)", host, port, EVENTS_PATH, HEALTH_PATH)
     try:
-        GunicornServer(wsgi_app(app), gunicorn_options(host, port)).run()
+        GunicornServer(wsgi_app(app, answering), gunicorn_options(host, port, answering)).run()
     except SystemExit as stop:  # gunicorn's arbiter always leaves through sys.exit
         return int(stop.code or 0)
     return 0
 
 
-def run_socket_mode(app: App, app_token: str) -> int:
+def run_socket_mode(app: App, app_token: str, answering: Answering) -> int:
     handler = SocketModeHandler(app, app_token)
     try:
+        answering.start()
         handler.start()
     except SlackApiError as err:
         print(f"voicecode: Slack refused the Socket Mode connection ({err.response.get('error')}); check "
@@ -102,6 +115,7 @@ def run_socket_mode(app: App, app_token: str) -> int:
         pass
     finally:
         handler.close()
+        answering.stop()
     return 0
 
 
@@ -119,12 +133,13 @@ def serve(http: bool, port: int | None, config_path: str | None) -> int:
     if problems:
         print(startup_message(problems, mode), file=sys.stderr)
         return 2
+    answering = ProcessAnswering(config)
     try:
-        app = build_app(config, get_engine())
+        app = build_app(config, answering=answering)
     except BoltError as exc:
         print(f"voicecode: Slack rejected SLACK_BOT_TOKEN: {exc}", file=sys.stderr)
         return 2
     except URLError as exc:
         print(f"voicecode: cannot reach the Slack Web API at {config.api_url}: {exc.reason}", file=sys.stderr)
         return 2
-    return run_http(app, port_number) if http else run_socket_mode(app, config.app_token)
+    return run_http(app, port_number, answering) if http else run_socket_mode(app, config.app_token, answering)

@@ -3,6 +3,7 @@ settings the tests assert against (passive channel, allowed alert bot, escalatio
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 
-from bot.slack.app import Asks, build_app
+from bot.slack.answering import Answering, Asks, ProcessAnswering
+from bot.slack.app import build_app
 from bot.slack.config import EscalationTarget, SlackConfig
 from bot.slack.server import EVENTS_PATH, wsgi_app
 from bot.store import Store
@@ -47,9 +49,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class BotServer:
-    def __init__(self, app: App):
+    def __init__(self, app: App, answering: Answering | None = None):
         self.app = app
-        self.httpd = make_server("127.0.0.1", 0, wsgi_app(app), server_class=_ThreadingWSGIServer,
+        self.httpd = make_server("127.0.0.1", 0, wsgi_app(app, answering), server_class=_ThreadingWSGIServer,
                                  handler_class=_QuietHandler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="bot-http", daemon=True)
         self.thread.start()
@@ -76,13 +78,33 @@ class Bot:
     fake: FakeSlack
     store: Store
     config: SlackConfig
+    answering: ProcessAnswering | None = None
 
 
 @contextmanager
 def running_bot(config: SlackConfig, engine: Asks, fake: FakeSlack) -> Iterator[Bot]:
+    """The bot answering in its listener threads, with `engine` (which may be a stand-in)."""
     store = Store(config.db_path)
     server = BotServer(build_app(config, engine, store))
     try:
         yield Bot(server, SlackSender(server.events_url), fake, store, config)
     finally:
         server.close()
+
+
+@contextmanager
+def running_bot_with_answer_process(config: SlackConfig, fake: FakeSlack) -> Iterator[Bot]:
+    """The bot as `voicecode serve` runs it: listeners ack, a child process with the real engine answers."""
+    store = Store(config.db_path)
+    answering = ProcessAnswering(config)
+    answering.start()
+    deadline = time.monotonic() + 30
+    while not answering.healthy():  # as a platform waits for /healthz before routing traffic
+        assert time.monotonic() < deadline, "the answer process never became ready"
+        time.sleep(0.05)
+    server = BotServer(build_app(config, store=store, answering=answering), answering)
+    try:
+        yield Bot(server, SlackSender(server.events_url), fake, store, config, answering)
+    finally:
+        server.close()
+        answering.stop()
