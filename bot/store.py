@@ -1,13 +1,16 @@
 """Durable record of what people asked and whether the answers helped, for whoever keeps the catalog.
 
-SQLite (stdlib) in WAL mode so the bot's listener threads and `voicecode report` can use the file at once.
-A connection per operation keeps it safe across threads and processes. Question text is kept only for
-questions nothing answered (that is what the report needs); answered lookups keep just the codes.
+SQLite (stdlib) in WAL mode so the bot's threads, its answer process and `voicecode report` can use the
+file at once. Each thread keeps its own connection (a connection per operation cost more than the lookup
+it recorded). With WAL, synchronous=NORMAL keeps every commit through a crash of the process; only a power
+loss may take back the last few. Question text is kept only for questions nothing answered (that is what
+the report needs); answered lookups keep just the codes.
 """
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,18 +49,21 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = str(path)
+        self._local = threading.local()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        """This thread's connection, in a transaction committed on success and rolled back on error."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10)
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        with db:
+            yield db
 
     def record_lookup(self, keys: Sequence[str], question: str, surface: str) -> int:
         """Store one question and the codes it was answered with (none: unanswered); returns the lookup id.

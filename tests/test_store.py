@@ -76,3 +76,18 @@ def test_concurrent_writers(store: Store) -> None:
         t.join()
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT COUNT(*) FROM votes").fetchone()[0] == 160
+
+
+def test_a_failed_write_is_rolled_back_and_the_next_one_lands(store: Store) -> None:
+    kept = store.record_lookup(["sip:486"], "q", "command")
+    with pytest.raises(sqlite3.IntegrityError), store._connect() as db:
+        db.execute("INSERT INTO lookups (at, surface, answered) VALUES (1, 'command', 1)")
+        db.execute("INSERT INTO votes (lookup_id, user_id, helpful, at) VALUES (NULL, 'U1', 1, 1)")  # NOT NULL
+    assert store.record_lookup([], "after the failure", "command") == kept + 1  # the half-done insert is gone
+    assert len(store.unanswered(10)) == 1
+
+
+def test_writes_from_another_process_are_seen(store: Store) -> None:
+    first = store.record_lookup(["sip:486"], "q", "command")
+    Store(store.path).record_lookup(["sip:503"], "q", "command")  # another connection, as the answer process has
+    assert dict(store.top_codes(10)) == {"sip:486": 1, "sip:503": 1} and first == 1
