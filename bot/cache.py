@@ -11,12 +11,15 @@ Set VOICECODE_CACHE=off to bypass the cache, VOICECODE_CACHE_DIR to move it.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .catalog import load
@@ -57,11 +60,23 @@ def _private(path: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Unpickling creates many objects and none are garbage: cycle collection during it is wasted time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _read(path: Path) -> Engine | None:
     if not (_private(path.parent) and _private(path)):
         return None
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, _collector_paused():
             engine = pickle.load(handle)
     except Exception:  # noqa: BLE001 - any damage to a cache file only means rebuilding it
         return None

@@ -7,6 +7,7 @@ numbers whose meaning depends on context, typos of codes, and plain-words matche
 from __future__ import annotations
 
 import functools
+import pickle
 from pathlib import Path
 
 from .answer import Answer, FoundId, Match
@@ -27,8 +28,30 @@ class Engine:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.recognizer = Recognizer(catalog)
-        self.symptoms = SymptomIndex(catalog)
+        self._symptoms: SymptomIndex | None = SymptomIndex(catalog)
+        self._symptoms_state: bytes | None = None
         self.entries_by_key = catalog.by_key()
+
+    @property
+    def symptoms(self) -> SymptomIndex:
+        """The plain-words index. From the cache it is unpacked on first use: it is most of the engine's
+        load time, and a code question (the usual CLI call) never needs it."""
+        if self._symptoms is None:
+            assert self._symptoms_state is not None
+            index = SymptomIndex.__new__(SymptomIndex)
+            index.__dict__.update(pickle.loads(self._symptoms_state))
+            index.catalog = self.catalog  # the same Entry objects as the rest of the engine
+            self._symptoms = index  # two threads may both unpack on first use: same result, no harm
+        return self._symptoms
+
+    def __getstate__(self) -> dict[str, object]:
+        """For the cache: the plain-words index packed apart (without its catalog), to unpack lazily."""
+        state = dict(self.__dict__)
+        index = dict(vars(self.symptoms))
+        del index["catalog"]
+        state["_symptoms_state"] = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+        state["_symptoms"] = None
+        return state
 
     def ask(self, question: str) -> Answer:
         """Answer a code, a symptom in words, or a pasted log (Slack markup accepted as-is)."""

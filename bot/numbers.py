@@ -59,11 +59,15 @@ WEAK_NUMBER_SCORE = 66.0
 Order = Callable[[list[Entry], str, Question, str], list[Entry]]
 
 
-def _phrase_pattern(names: list[str]) -> re.Pattern[str]:
-    """`404 Not Found`, `486 (BUSY_HERE)`, `480: Temporarily Unavailable`: the reason phrase after a number."""
+def _phrase_pattern(names: list[str]) -> str:
+    """`404 Not Found`, `486 (BUSY_HERE)`, `480: Temporarily Unavailable`: the reason phrase after a number.
+
+    Kept as source and compiled when first needed (re caches it): compiling every SIP code's pattern would
+    be a third of a cached engine's load time, and most questions hold no SIP code.
+    """
     words = [re.split(r"[\s_\-]+", n.strip()) for n in names if n.strip() and not n.strip().isdigit()]
     body = "|".join(r"[\s_\-]+".join(re.escape(w) for w in ws) for ws in sorted(words, key=len, reverse=True))
-    return re.compile(rf"""[\s:(\["']*(?:{body})[)\]"']?(?![\w])""", re.I)
+    return rf"""[\s:(\["']*(?:{body})[)\]"']?(?![\w])"""
 
 
 class NumberReader:
@@ -189,7 +193,7 @@ class NumberReader:
     def _sip_phrase(self, digits: str, text: str, end: int) -> re.Match[str] | None:
         """The reason phrase of that very SIP code right after the number, so the hit can cover it."""
         pattern = self.sip_phrases.get(digits)
-        return pattern.match(text, end) if pattern else None
+        return re.compile(pattern, re.I).match(text, end) if pattern else None
 
 
 def _stands_alone(raw: str, before_char: str, after: str) -> bool:

@@ -98,3 +98,17 @@ def test_engine_from_cache_answers_exactly_like_a_fresh_one(knowledge: Path, cac
     for question in ("-2008", "voxifi NO_ANSWER", "SIP/2.0 486 Busy Here", "caller hears a busy signal",
                      "asistant-not-found", "pipeline-error-openai-429-exceeded-quota", "Customer Did Not Answer"):
         assert unpickled.ask(question).to_json() == fresh.ask(question).to_json(), question
+
+
+def test_plain_words_index_is_unpacked_only_when_needed_and_shares_the_catalog(knowledge: Path,
+                                                                              cache_home: Path) -> None:
+    cache.cached_engine(knowledge)
+    engine = cache._read(next(cache_home.glob("engine-*.pickle")))
+    assert engine is not None
+    engine.ask("-2008")
+    assert engine._symptoms is None  # a code question never touched it
+    words = engine.ask("caller hears a busy signal")
+    assert engine._symptoms is not None
+    entries = {id(e) for e in engine.catalog.entries}
+    assert words.matches and all(id(m.entry) in entries for m in words.matches)
+    assert pickle.loads(pickle.dumps(engine)).ask("caller hears a busy signal").to_json() == words.to_json()
