@@ -7,6 +7,7 @@ are codes, so timestamps, ports, durations, phone numbers and ids never become c
 """
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
 
@@ -53,17 +54,19 @@ class Recognizer:
             tail = PHASE_PREFIX.sub("", key)
             if tail != key and tail not in self.by_key:
                 self.tails.setdefault(tail, []).extend(entries)
-        self.families = [(e, tuple(p.lower() for p in e.patterns)) for e in catalog.entries if e.patterns]
+        # Each family with the longest fixed piece of its patterns: a code without that piece cannot match, and
+        # a substring test is far cheaper than a wildcard match (thousands of families in a large catalog).
+        self.families = [(e, tuple(p.lower() for p in e.patterns), _shared_literal(e.patterns))
+                         for e in catalog.entries if e.patterns]
         self.phrase_prefixes: set[str] = set()
         for key in self.by_key:
             parts = key.split("-")
             if len(parts) > 1 and all(p.replace("'", "").isalpha() for p in parts):
                 self.phrase_prefixes.update("-".join(parts[:n]) for n in range(1, min(len(parts), MAX_PHRASE)))
-        by_length: dict[int, list[str]] = {}
-        for k in sorted(self.by_key):
-            if len(k) >= 6 and not k.lstrip("-").isdigit():
-                by_length.setdefault(len(k), []).append(k)
-        self.fuzzy_by_length = by_length
+        # Keys a typo may be of, by length, so the keys of the lengths a typo can reach are one slice.
+        self.fuzzy_keys = sorted((k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit()),
+                                 key=lambda k: (len(k), k))
+        self.fuzzy_lengths = [len(k) for k in self.fuzzy_keys]
         self.code_keys = {e: code_key(e.code) for e in catalog.entries}  # by entry: ids do not survive pickling
         self.vendor_rx = {sid: any_word(s.vendor_words) for sid, s in catalog.sources.items() if s.vendor_words}
         http_sources = frozenset(sid for sid, s in catalog.sources.items() if "http" in s.vendor_words)
@@ -77,8 +80,8 @@ class Recognizer:
         """The family entry for a structured code: patterns that match, facets that agree, most specific."""
         facets = vapi.parse(code)
         best: tuple[int, int, Entry] | None = None
-        for entry, patterns in self.families:
-            if not any(fnmatch.fnmatchcase(code, p) for p in patterns):
+        for entry, patterns, literal in self.families:
+            if literal not in code or not any(fnmatch.fnmatchcase(code, p) for p in patterns):
                 continue
             fixed = entry.facet_map
             if any(str(facets.get(k)) != str(v) for k, v in fixed.items()):
@@ -113,7 +116,7 @@ class Recognizer:
             return []
         # ratio = 2·matches / (len a + len b) ≥ cutoff bounds the other length: only those keys can qualify.
         low, high = _length_window(len(key), FUZZY_CUTOFF)
-        keys = [k for n in range(low, high + 1) for k in self.fuzzy_by_length.get(n, ())]
+        keys = self.fuzzy_keys[bisect.bisect_left(self.fuzzy_lengths, low):bisect.bisect_right(self.fuzzy_lengths, high)]
         found = process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3)
         out: list[tuple[Candidate, float]] = []
         for name, ratio, _ in found:
@@ -277,6 +280,13 @@ def _covered(text: str, hits: list[Hit]) -> bytearray:
     for hit in hits:
         flags[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
     return flags
+
+
+def _shared_literal(patterns: tuple[str, ...]) -> str:
+    """A piece of text every one of the patterns requires (lower case), "" when they share none."""
+    pieces = [set(p.lower().replace("?", "*").split("*")) - {""} for p in patterns]
+    common = set.intersection(*pieces) if pieces else set()
+    return max(common, key=len, default="")
 
 
 def _length_window(length: int, cutoff: float) -> tuple[int, int]:

@@ -8,6 +8,7 @@ only verifies, acks and enqueues. Tests and embedders may answer in the listener
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -289,6 +290,7 @@ def answer_process(config: SlackConfig, knowledge_dir: Path | None, jobs: Connec
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.nice(ANSWER_NICENESS)
     answerer = Answerer(config, get_engine(knowledge_dir), Store(config.db_path))
+    gc.freeze()  # the engine lives as long as the process: collections need not walk it again and again
     client = make_client(config)
     ready.value = 1
     log.info("answer process %d ready", os.getpid())
