@@ -3,13 +3,20 @@
 A weighted word-overlap score over each entry's title, aliases, keywords, code words, meaning and symptom,
 with the synonyms voice engineers use, typo repair against the catalog's vocabulary, and a coverage
 requirement so that a question about lunch finds nothing instead of a guess.
+
+Only the few hundred best word matches are ranked finely. In a vast catalog they are found without scoring
+every entry that shares a word with the question: a branch and bound over each word's weight classes rules
+most entries out in groups, with exactly the result of scoring them all.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -33,7 +40,15 @@ MAX_QUERY_TERMS = 40  # distinct words; a longer text is a paste, not a descript
 MIN_SCORE = 55.0
 MAX_SCORE = 96.0
 SOFTNESS = 0.25
+MAX_PHRASE_BONUS = 0.2
 TYPO_CUTOFF = 82.0
+# The search for the shortlist in a vast catalog: bounds that change how fast it is found, never what is found.
+PROSE_WEIGHT = 1.0 + EXTRA_FIELD * 1.0  # the most a word weighs in the meaning and symptom alone
+SMALL_CLASS = 64  # entries of one weight few enough to list even when they only mention the word in prose
+SMALL_BRANCH = 64  # entries few enough to score outright
+BOUND_SLACK = 1e-9  # bounds add in another order than scores do
+LOOKUP_COST = 30  # one entry's weight lookup costs about as much as 30 steps of a set intersection
+WORK_BUDGET = 3  # entries handled per candidate before scoring every candidate is the cheaper way
 
 # Phrases on the left are how people say it; the words on the right are how the catalog says it.
 SYNONYMS: tuple[tuple[str, str], ...] = (
@@ -94,6 +109,8 @@ PROVIDER_NAMES = {
     "deepseek": "deep-seek", "lmnt": "lmnt", "hume": "hume", "minimax": "minimax",
 }
 PIPELINE = frozenset({"llm", "voice", "transcriber", "video"})
+# A question: each word (typos repaired), its synonyms, and the keys of their lists in SymptomIndex.synonym_users.
+_Query = list[tuple[str, set[str], set[str]]]
 _PROVIDER_RX = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(PROVIDER_NAMES, key=len, reverse=True)) + r")\b")
 
 
@@ -104,6 +121,174 @@ class Scored:
     facets: dict[str, str | int]
 
 
+@dataclass(frozen=True)
+class _Word:
+    """One question word as it is scored: who uses it (entry -> weight), who uses one of its synonyms (one
+    map per synonym list that applies), how rare it is, and whether it was typed (not a typo repair)."""
+
+    postings: dict[int, float]
+    alternatives: tuple[dict[int, float], ...]
+    idf: float
+    typed: bool
+
+    def gain(self, i: int) -> float:
+        """What entry `i` adds to its weighted score for this word: its own weight, else its best synonym's
+        discounted, 0 if it uses neither."""
+        w = self.postings.get(i, 0.0)
+        if not w and self.alternatives:
+            w = max([a.get(i, 0.0) for a in self.alternatives]) * SYNONYM_WEIGHT
+        return self.idf * w / TOP_WEIGHT
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """A term's users grouped by weight, heaviest first, down to the first large group of prose mentions:
+    `listed` names them, `rest` bounds the weight of all other users, `known` holds every listed entry (None:
+    every user is listed)."""
+
+    listed: tuple[tuple[float, frozenset[int]], ...]
+    rest: float
+    known: frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class _Level:
+    """What one question word can add to an entry's weighted score: the listed entries of the word and of its
+    synonyms by gain, `rest` bounding everyone else's gain; `known` (sets) hold every listed entry."""
+
+    word: _Word
+    listed: tuple[tuple[float, frozenset[int]], ...]
+    rest: float
+    known: tuple[AbstractSet[int], ...]
+
+    @property
+    def top(self) -> float:
+        return max(self.rest, self.listed[0][0] if self.listed else 0.0)
+
+    def split(self, members: AbstractSet[int]) -> tuple[list[tuple[float, set[int]]], AbstractSet[int]]:
+        """`members` by gain: the listed ones in groups of one gain, and the others (gain at most `rest`). The
+        listed ones are looked up one by one when that is cheaper than intersecting them with every group;
+        groups found by intersection may also hold entries of another gain (a word and its synonym), which
+        only loosens their bound."""
+        known: set[int] = set().union(*(members & k for k in self.known))
+        if len(known) * LOOKUP_COST > sum(min(len(known), len(group)) for _, group in self.listed):
+            return [(gain, hit) for gain, group in self.listed if (hit := known & group)], members - known
+        return self.exact(known), members - known
+
+    def exact(self, members: Iterable[int]) -> list[tuple[float, set[int]]]:
+        """`members` grouped by their exact gain (0: they use neither the word nor a synonym)."""
+        groups: dict[float, set[int]] = defaultdict(set)
+        for i in members:
+            groups[self.word.gain(i)].add(i)
+        return list(groups.items())
+
+
+@dataclass(frozen=True)
+class _Vendors:
+    """What a question says about vendors: the catalog sources it names (they steer), their words, and the AI
+    provider it names, with the pipeline components that provider serves and the one it is best known for."""
+
+    steer: set[str]
+    terms: set[str]
+    provider: str | None
+    serves: frozenset[str] | None
+    main: str | None
+
+
+class _Contest:
+    """Finds, among a vast set of candidates, every entry that can make the SHORTLIST (see `run`)."""
+
+    def __init__(self, levels: list[_Level], words: list[_Word], total: float, everyone: set[int]):
+        self.levels = sorted((lv for lv in levels if lv.listed or lv.rest), key=lambda lv: -lv.top)
+        self.gain_left = [sum(lv.top for lv in self.levels[d:]) for d in range(len(self.levels) + 1)]
+        self.cover_left = [sum(lv.word.idf for lv in self.levels[d:]) for d in range(len(self.levels) + 1)]
+        self.floor = max(MIN_COVERAGE * total, MIN_EVIDENCE) - BOUND_SLACK
+        self.words, self.total, self.everyone = words, total, everyone
+        self.scores: dict[int, float] = {}
+        self.best: list[float] = []  # the SHORTLIST best scores so far, smallest first
+        self.seen: set[int] = set()
+        # Branches: (-bound, -gain bound, -depth, age, gain, coverage, entries (None: all), levels only bounded);
+        # of equal bounds the one with more gain to expect opens first, then the deeper, then the older.
+        self.branches: list[tuple] = []
+        self.age = itertools.count()
+
+    def run(self) -> dict[int, float]:
+        """Scores (as `_scores`) of every entry that can still make the SHORTLIST, and of some others.
+
+        Best-first branch and bound: a branch fixes, word by word, the gain its entries have for that word
+        (exactly, or no more than a bound), which bounds the score they can reach. The best branch is opened
+        first; once few entries are left in it (or every word is fixed exactly) they are scored. When no open
+        branch can reach the SHORTLIST-th best score found, no entry left unscored can make the shortlist, not
+        even on a tie. A vast catalog thus scores hundreds of entries, not all that share a word.
+        """
+        self._push(0, 0.0, 0.0, None, ())
+        budget = WORK_BUDGET * len(self.everyone)
+        while self.branches:
+            reach, _, deeper, _, gain, cover, members, pending = heapq.heappop(self.branches)
+            if self._hopeless(-reach):
+                break
+            budget -= 0 if members is None else len(members)
+            if budget < 0:  # the bounds prune too little here (few entries qualify, or the words are many)
+                self._take(self.everyone)
+                break
+            self._open(-deeper, gain, cover, members, pending)
+        return self.scores
+
+    def _open(self, depth: int, gain: float, cover: float, members: AbstractSet[int] | None,
+              pending: tuple[int, ...]) -> None:
+        last = depth == len(self.levels)
+        if members is None and not last:
+            level = self.levels[depth]
+            for step, tier in level.listed:
+                self._push(depth + 1, gain + step, cover + level.word.idf, tier, pending)
+            self._push_rest(depth, gain, cover, None, pending)
+        elif members is None or len(members) <= SMALL_BRANCH or (last and not pending):
+            self._take(self.everyone if members is None else members)
+        elif not last:
+            groups, rest = self.levels[depth].split(members)
+            for step, group in groups:
+                self._push(depth + 1, gain + step, cover + self.levels[depth].word.idf, group, pending)
+            if rest:
+                self._push_rest(depth, gain, cover, rest, pending)
+        else:  # every word fixed, some only bounded: look those up, one word at a time
+            level = self.levels[pending[0]]
+            gain, cover = gain - level.rest, cover - (level.word.idf if level.rest else 0.0)
+            for step, group in level.exact(members):
+                self._push(depth, gain + step, cover + (level.word.idf if step else 0.0), group, pending[1:])
+
+    def _push_rest(self, depth: int, gain: float, cover: float, members: AbstractSet[int] | None,
+                   pending: tuple[int, ...]) -> None:
+        """The entries of a branch not listed for the word at `depth`: their gain is only bounded."""
+        level = self.levels[depth]
+        bounded = (*pending, depth) if level.rest else pending
+        self._push(depth + 1, gain + level.rest, cover + (level.word.idf if level.rest else 0.0), members, bounded)
+
+    def _push(self, depth: int, gain: float, cover: float, members: AbstractSet[int] | None,
+              pending: tuple[int, ...]) -> None:
+        reach = self._bound(depth, gain, cover)
+        if not self._hopeless(reach):
+            heapq.heappush(self.branches, (-reach, -(gain + self.gain_left[depth]), -depth, next(self.age), gain,
+                                           cover, members, pending))
+
+    def _bound(self, depth: int, gain: float, cover: float) -> float:
+        """The best score an entry of the branch can reach (-1: it cannot qualify)."""
+        gain, cover = gain + self.gain_left[depth], cover + self.cover_left[depth]
+        if cover < self.floor:
+            return -1.0
+        return min(1.0, gain / self.total) * 0.75 + min(1.0, cover / self.total) * 0.25
+
+    def _hopeless(self, reach: float) -> bool:
+        return reach < 0 or (len(self.best) == SHORTLIST and reach < self.best[0] - BOUND_SLACK)
+
+    def _take(self, members: Iterable[int]) -> None:
+        """Scores `members`, but those scored already and those that are no candidates (they cannot qualify)."""
+        fresh = [i for i in members if i not in self.seen and i in self.everyone]
+        self.seen.update(fresh)
+        for i, score in _scores(fresh, self.words, self.total).items():
+            self.scores[i] = score
+            (heapq.heappushpop if len(self.best) == SHORTLIST else heapq.heappush)(self.best, score)
+
+
 def _field_text(entry: Entry, name: str) -> str:
     if name == "code":
         return re.sub(r"[._\-*?]+", " ", " ".join((entry.code, *entry.patterns)))
@@ -112,29 +297,25 @@ def _field_text(entry: Entry, name: str) -> str:
 
 
 class SymptomIndex:
-    """Term weights per entry and inverse document frequencies, computed once per catalog."""
+    """Per term the entries that use it and its weight in each, inverse document frequencies and weight classes,
+    computed once per catalog."""
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self.weights: list[dict[str, float]] = []
-        df: dict[str, int] = defaultdict(int)
-        for entry in catalog.entries:
+        postings: dict[str, dict[int, float]] = defaultdict(dict)
+        for i, entry in enumerate(catalog.entries):
             per_field: dict[str, list[float]] = defaultdict(list)
             for name, weight in FIELD_WEIGHTS:
                 for term in set(_terms(_field_text(entry, name))):
                     per_field[term].append(weight)
             # The best field counts in full; a word repeated in other fields adds a little (it is central).
-            terms = {t: max(ws) + EXTRA_FIELD * (sum(ws) - max(ws)) for t, ws in per_field.items()}
-            self.weights.append(terms)
-            for term in terms:
-                df[term] += 1
+            for t, ws in per_field.items():
+                postings[t][i] = max(ws) + EXTRA_FIELD * (sum(ws) - max(ws))
+        # Entries in catalog order, per term; plain dicts: a lookup while answering must never write.
+        self.postings = dict(postings)
         n = max(len(catalog.entries), 1)
-        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, terms in enumerate(self.weights):
-            for term, weight in terms.items():
-                postings[term].append((i, weight))
-        self.postings = dict(postings)  # plain dicts: a lookup while answering must never write
+        self.idf = {t: math.log(1 + n / len(p)) for t, p in self.postings.items()}
+        self.classes = {t: _classes(p) for t, p in self.postings.items() if len(p) > SMALL_CLASS}
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
         by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
@@ -143,7 +324,12 @@ class SymptomIndex:
         self.phrases = [_phrases(entry) for entry in catalog.entries]
         # What a code says about itself (a Vapi provider code names its component) plus the entry's own facets.
         self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]
-        self.synonyms = [(_terms(k, bigrams=False), _alternatives(v)) for k, v in SYNONYMS]
+        alternatives = [(k, _alternatives(v)) for k, v in SYNONYMS]
+        self.synonyms = [(_terms(k, bigrams=False), alts, _key(alts)) for k, alts in alternatives]
+        # Per list of alternatives, each entry's best weight among them: a question word's synonyms in one lookup.
+        self.synonym_users = {key: _best([self.postings[a] for a in alts if a in self.postings])
+                              for _, alts, key in self.synonyms}
+        self.synonym_classes = {k: _classes(p) for k, p in self.synonym_users.items() if len(p) > SMALL_CLASS}
         self.vendor_words = {sid: s.vendor_words for sid, s in catalog.sources.items()}
         self.vendor_rx = {sid: any_word(words) for sid, words in self.vendor_words.items() if words}
 
@@ -155,28 +341,31 @@ class SymptomIndex:
         best = process.extractOne(term, same_start, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else term
 
-    def _query(self, text: str) -> list[tuple[str, set[str]]]:
-        """Query words (typos repaired), each with the alternative words (synonyms) that also count for it."""
+    def _query(self, text: str) -> _Query:
+        """Query words (typos repaired), each with the alternative words (synonyms) that also count for it, and
+        the keys of their lists in `synonym_users`."""
         base = [self._repair(t) for t in dict.fromkeys(_terms(text, bigrams=False))][:MAX_QUERY_TERMS]
-        alts: list[tuple[str, set[str]]] = [(t, set()) for t in base]
-        for phrase, extra in self.synonyms:
+        alts: _Query = [(t, set(), set()) for t in base]
+        for phrase, extra, key in self.synonyms:
             size = len(phrase)
             for i in range(len(base) - size + 1):
                 if base[i:i + size] == phrase:
                     for j in range(i, i + size):
                         alts[j][1].update(extra)
+                        alts[j][2].add(key)
         return alts
 
-    def _candidates(self, query: list[tuple[str, set[str]]], total: float, vendor_mass: float) -> set[int]:
+    def _candidates(self, query: _Query, total: float, vendor_mass: float) -> set[int]:
         """Entries that can still reach MIN_COVERAGE: they must hold one of the rarer words (or a synonym).
 
         The commonest words, taken together with the vendor words, weigh less than MIN_COVERAGE of the
-        question; an entry holding only those can never qualify, so their long postings are never walked.
+        question; an entry holding only those can never qualify. The set is built exactly as it always was,
+        one entry at a time in catalog order, because its iteration order decides between equal scores.
         """
         by_rarity = sorted(query, key=lambda q: self.idf.get(q[0], UNKNOWN_IDF))
         optional = vendor_mass
         required = []
-        for term, alts in by_rarity:
+        for term, alts, _ in by_rarity:
             idf = self.idf.get(term, UNKNOWN_IDF)
             if optional + idf < MIN_COVERAGE * total:
                 optional += idf
@@ -185,93 +374,138 @@ class SymptomIndex:
         out: set[int] = set()
         for term, alts in required:
             for word in (term, *alts):
-                out.update(i for i, _ in self.postings.get(word, ()))
+                out.update(self.postings.get(word, {}).keys())
         return out
 
-    def _accumulate(self, candidates: set[int], query: list[tuple[str, set[str]]], as_typed: set[str]
-                    ) -> tuple[dict[int, float], dict[int, float], dict[int, int], dict[int, int]]:
-        """Per candidate: weighted score, idf mass covered, words matched, words matched as typed."""
-        got: dict[int, float] = {}
-        covered: dict[int, float] = {}
-        hits: dict[int, int] = {}
-        typed_hits: dict[int, int] = {}
-        terms = [(t, tuple(alts), self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, alts in query]
-        for i in candidates:
-            weights = self.weights[i]
-            g = c = 0.0
-            h = th = 0
-            for term, alts, idf, typed in terms:
-                w = weights.get(term, 0.0)
-                if not w and alts:
-                    w = max(weights.get(a, 0.0) for a in alts) * SYNONYM_WEIGHT
-                if w:
-                    g += idf * w / TOP_WEIGHT
-                    c += idf
-                    h += 1
-                    th += typed
-            if h:
-                got[i], covered[i], hits[i], typed_hits[i] = g, c, h, th
-        return got, covered, hits, typed_hits
+    def _level(self, word: _Word, term: str, synonyms: set[str]) -> _Level:
+        """The weight classes of a question word and of its synonyms, as gains for this question."""
+        own = self._classes(term, self.classes, self.postings)
+        own_rest = word.idf * own.rest / TOP_WEIGHT
+        listed = [(word.idf * w / TOP_WEIGHT, members) for w, members in own.listed]
+        rest, known = own_rest, [word.postings.keys() if own.known is None else own.known]
+        for key in synonyms:
+            alt = self._classes(key, self.synonym_classes, self.synonym_users)
+            # An entry that also uses the word itself gets the word's weight: up to own_rest, if not listed.
+            listed += [(max(own_rest, word.idf * w * SYNONYM_WEIGHT / TOP_WEIGHT), members)
+                       for w, members in alt.listed]
+            rest = max(rest, word.idf * alt.rest * SYNONYM_WEIGHT / TOP_WEIGHT)
+            known.append(self.synonym_users[key].keys() if alt.known is None else alt.known)
+        listed.sort(key=lambda item: -item[0])
+        return _Level(word, tuple(listed), rest, tuple(known))
+
+    @staticmethod
+    def _classes(key: str, stored: dict[str, _Classes], users: dict[str, dict[int, float]]) -> _Classes:
+        """Stored for the terms many entries use; a rare term's few users are grouped when asked."""
+        return stored.get(key) or _classes(users.get(key, {}))
 
     def search(self, text: str, limit: int = 8, floor: float = 0.0) -> list[Scored]:
         """Entries whose words cover the question's words, best first, scores 0-100, nothing below MIN_SCORE
         (or `floor`, when higher)."""
         low = text.lower()
-        steer = {sid for sid, rx in self.vendor_rx.items() if rx.search(low)}
-        provider = _PROVIDER_RX.search(low)
-        vendor_terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
-        if provider:
-            vendor_terms.update(stem(w) for w in words(provider.group(1)))
-        serves = vapi.components_of(PROVIDER_NAMES[provider.group(1)]) if provider else None
-        main = vapi.main_component(PROVIDER_NAMES[provider.group(1)]) if provider else None
+        vendors = self._vendors(low)
         query = self._query(low)
-        own = [t for t, _ in query if t not in vendor_terms]
+        plain = [t for t, _, _ in query]
+        own = [t for t in plain if t not in vendors.terms]
         if not own or (len(own) == 1 and self.idf.get(own[0], 0.0) < SINGLE_WORD_IDF):
             return []  # one everyday word ("error", "help") is no question the catalog can answer
         # A typo repair is a guess; it may support other evidence but never be the only evidence.
         as_typed = set(_terms(low, bigrams=False)[:1000])
-        plain = [t for t, _ in query]
-        positions = [{t, *alts} for t, alts in query]
-        bigrams = _bigrams(plain)
         # Vendor words steer; they count when an entry uses them but cost nothing when it does not.
-        total = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t not in vendor_terms)
-        vendor_mass = sum(self.idf.get(t, UNKNOWN_IDF) for t, _ in query if t in vendor_terms)
-        got, covered, hits, typed_hits = self._accumulate(self._candidates(query, total, vendor_mass), query, as_typed)
-        results: list[Scored] = []
-        need = min(2, len(query))
+        total = sum(self.idf.get(t, UNKNOWN_IDF) for t in own)
+        vendor_mass = sum(self.idf.get(t, UNKNOWN_IDF) for t in plain if t in vendors.terms)
+        asked = [_Word(self.postings.get(t, {}), tuple(self.synonym_users[k] for k in synonyms),
+                       self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, _, synonyms in query]
+        candidates = self._candidates(query, total, vendor_mass)
+        if len(candidates) <= SHORTLIST:
+            base = _scores(candidates, asked, total)
+        else:  # only the SHORTLIST best are ranked below: find those without scoring every candidate
+            levels = [self._level(w, t, synonyms) for w, (t, _, synonyms) in zip(asked, query)]
+            found = _Contest(levels, asked, total, candidates).run()
+            base = {i: found[i] for i in filter(found.__contains__, candidates)}  # candidate order breaks ties
+        return self._rank(base, query, vendors, limit, max(MIN_SCORE, floor))
+
+    def _vendors(self, low: str) -> _Vendors:
+        steer = {sid for sid, rx in self.vendor_rx.items() if rx.search(low)}
+        terms = {stem(w) for sid in steer for ws in self.vendor_words[sid] for w in words(ws)}
+        found = _PROVIDER_RX.search(low)
+        if not found:
+            return _Vendors(steer, terms, None, None, None)
+        terms.update(stem(w) for w in words(found.group(1)))
+        provider = PROVIDER_NAMES[found.group(1)]
+        return _Vendors(steer, terms, provider, vapi.components_of(provider), vapi.main_component(provider))
+
+    def _rank(self, base: dict[int, float], query: _Query, vendors: _Vendors,
+              limit: int, floor: float) -> list[Scored]:
+        """The best word matches, with the finer phrase and source adjustments, best first.
+
+        Only the SHORTLIST best word matches are considered: in a real catalog that is every qualifying entry,
+        in a vast one it bounds the work. The phrase bonus (the slow part) is skipped for an entry that could
+        not make the first `limit` even with the largest bonus; it would sort after those on a tie.
+        """
+        positions = [{t, *alts} for t, alts, _ in query]
         union = set().union(*positions)
-        base = {i: min(1.0, got[i] / total) * 0.75 + min(1.0, cover / total) * 0.25 for i, cover in covered.items()
-                if cover >= MIN_COVERAGE * total and cover >= MIN_EVIDENCE and hits[i] >= need and typed_hits[i]}
-        # Only the best word matches get the finer (slower) phrase and source adjustments; in a real catalog
-        # that is every qualifying entry, in a vast one it bounds the work.
+        bigrams = [self.postings.get(b, {}) for b in _bigrams([t for t, _, _ in query])]
+        results: list[Scored] = []
+        kept: list[float] = []  # the `limit` best scores so far, smallest first
         for i in heapq.nlargest(SHORTLIST, base, key=base.__getitem__):
-            weights = self.weights[i]
-            phrase_bonus = sum(0.04 for b in bigrams if b in weights) + _longest_phrase(self.phrases[i], positions, union)
-            entry = self.catalog.entries[i]
-            facets = self.facets[i]
-            component = facets.get("component")
-            if serves is not None and component in PIPELINE and component not in serves:
+            component = self.facets[i].get("component")
+            if vendors.serves is not None and component in PIPELINE and component not in vendors.serves:
                 continue  # "deepgram api key": Deepgram is no LLM, so the LLM families do not apply
-            raw = base[i] + phrase_bonus
-            raw *= 1 - RANK_PENALTY * (self.catalog.sources[entry.source].rank - 1)
-            if entry.is_family:
-                raw *= FAMILY_FACTOR
-            if "fault" in entry.facet_map:
-                raw *= FAMILY_FACTOR  # a prefix-specific variant: only when the words point at it
-            if main is not None and component == main:
-                raw *= 1.03
-            if entry.source in steer:
-                raw *= 1.2
-            elif steer:
-                raw *= 0.9
-            score = MAX_SCORE * raw / (raw + SOFTNESS)
-            if score >= max(MIN_SCORE, floor):
-                facets = dict(facets)
-                if provider and entry.source == "vapi":
-                    facets["vendor"] = PROVIDER_NAMES[provider.group(1)]
-                results.append(Scored(entry, score, facets))
+            words_bonus = sum(0.04 for b in bigrams if i in b)
+            full = 0 < limit <= len(kept)
+            if full and self._final(i, base[i] + (words_bonus + MAX_PHRASE_BONUS), vendors) <= kept[0]:
+                continue
+            phrase_bonus = words_bonus + _longest_phrase(self.phrases[i], positions, union)
+            score = self._final(i, base[i] + phrase_bonus, vendors)
+            if score >= floor:
+                facets = dict(self.facets[i])
+                if vendors.provider and self.catalog.entries[i].source == "vapi":
+                    facets["vendor"] = vendors.provider
+                results.append(Scored(self.catalog.entries[i], score, facets))
+                (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, score)
         results.sort(key=lambda s: -s.score)
         return results[:limit]
+
+    def _final(self, i: int, raw: float, vendors: _Vendors) -> float:
+        """The 0-100 score of entry `i` from its word and phrase match `raw`, after the source adjustments."""
+        entry = self.catalog.entries[i]
+        raw *= 1 - RANK_PENALTY * (self.catalog.sources[entry.source].rank - 1)
+        if entry.is_family:
+            raw *= FAMILY_FACTOR
+        if "fault" in entry.facet_map:
+            raw *= FAMILY_FACTOR  # a prefix-specific variant: only when the words point at it
+        if vendors.main is not None and self.facets[i].get("component") == vendors.main:
+            raw *= 1.03
+        if entry.source in vendors.steer:
+            raw *= 1.2
+        elif vendors.steer:
+            raw *= 0.9
+        return MAX_SCORE * raw / (raw + SOFTNESS)
+
+
+def _scores(ids: Iterable[int], query: list[_Word], total: float) -> dict[int, float]:
+    """The word-match score (0-1) of each entry in `ids` that qualifies: its words cover MIN_COVERAGE of the
+    question and MIN_EVIDENCE, it matches two words (or the only one), one of them as typed."""
+    need = min(2, len(query))
+    floor = max(MIN_COVERAGE * total, MIN_EVIDENCE)
+    # Bound once: this loop runs for every entry scored.
+    lookups = [(w.postings.get, [a.get for a in w.alternatives], w.idf, w.typed) for w in query]
+    out: dict[int, float] = {}
+    for i in ids:
+        got = covered = 0.0
+        hits = typed_hits = 0
+        for own, alternatives, idf, typed in lookups:
+            w = own(i, 0.0)
+            if not w and alternatives:
+                w = max([alt(i, 0.0) for alt in alternatives]) * SYNONYM_WEIGHT
+            if w:
+                got += idf * w / TOP_WEIGHT
+                covered += idf
+                hits += 1
+                typed_hits += typed
+        if covered >= floor and hits >= need and typed_hits:
+            out[i] = min(1.0, got / total) * 0.75 + min(1.0, covered / total) * 0.25
+    return out
 
 
 def _phrases(entry: Entry) -> list[tuple[tuple[str, ...], frozenset[str]]]:
@@ -294,7 +528,39 @@ def _longest_phrase(phrases: list[tuple[tuple[str, ...], frozenset[str]]], query
             continue
         if any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
             best = size
-    return min(0.2, 0.05 * best)
+    return min(MAX_PHRASE_BONUS, 0.05 * best)
+
+
+def _classes(postings: dict[int, float]) -> _Classes:
+    """`postings` (entry -> weight) as weight classes, for the shortlist search."""
+    by_weight: dict[float, list[int]] = defaultdict(list)
+    for i, weight in postings.items():
+        by_weight[weight].append(i)
+    listed: list[tuple[float, frozenset[int]]] = []
+    rest = 0.0
+    for weight in sorted(by_weight, reverse=True):
+        if weight <= PROSE_WEIGHT and len(by_weight[weight]) > SMALL_CLASS:
+            rest = weight
+            break
+        listed.append((weight, frozenset(by_weight[weight])))
+    known = frozenset().union(*(members for _, members in listed)) if rest else None
+    return _Classes(tuple(listed), rest, known)
+
+
+def _key(alternatives: set[str]) -> str:
+    return " ".join(sorted(alternatives))
+
+
+def _best(postings: list[dict[int, float]]) -> dict[int, float]:
+    """Each entry's highest weight among `postings` (one of them: itself, shared rather than copied)."""
+    if len(postings) == 1:
+        return postings[0]
+    out: dict[int, float] = {}
+    for users in postings:
+        for i, weight in users.items():
+            if weight > out.get(i, 0.0):
+                out[i] = weight
+    return out
 
 
 def _alternatives(spec: str) -> set[str]:
