@@ -25,9 +25,9 @@ QUESTIONS = (*SYMPTOM, *TYPO, "our openai account ran out of quota mid call", "d
 
 
 def _eval_questions() -> list[str]:
-    cases = [*yaml.safe_load((SHARED / "eval" / "dev.yaml").read_text()),
-             *yaml.safe_load((ROOT / "tests" / "eval" / "extra.yaml").read_text())]
-    return [case["q"] for case in cases]
+    """The project's own question sets, and the shared development set where this checkout has it."""
+    sets = [ROOT / "tests" / "eval" / "extra.yaml", ROOT / "tests" / "eval" / "blind.yaml", SHARED / "eval" / "dev.yaml"]
+    return [case["q"] for path in sets if path.exists() for case in yaml.safe_load(path.read_text())]
 
 
 def _every_candidate(self: symptoms._Contest) -> dict[int, float]:
