@@ -86,7 +86,7 @@ def test_stopping_finishes_every_answer_already_acked(served: Bot) -> None:
 
 
 def test_a_failing_answer_in_the_child_is_told_to_the_asker(served: Bot) -> None:
-    broken = Job("command", {"user_id": USER}, "486", response_url=served.fake.response_url("broken"))  # no channel
+    broken = Job("command", {"user_id": USER, "response_url": served.fake.response_url("broken")}, "486")  # no channel
     _answering(served).submit(broken, served.server.app.client, None)
     told = served.fake.wait_for("response_url", timeout=15)[0]
     assert "KeyError" in told.params["text"] and told.params["response_type"] == "ephemeral"

@@ -60,7 +60,11 @@ class Job:
     payload: dict[str, Any]
     text: str
     private: bool = False
-    response_url: str | None = None
+
+    @property
+    def response_url(self) -> str | None:
+        """Where to answer the asker privately (commands and shortcuts carry one; events do not)."""
+        return self.payload.get("response_url")
 
 
 class Answerer:
@@ -79,8 +83,8 @@ class Answerer:
         except Exception as error:  # noqa: BLE001 - one failed answer must not take others down
             channel, user, thread_ts = _where(job)
             log.error("%s failed (channel %s, user %s)", job.kind, channel, user, exc_info=error)
-            kind = "app_mention" if job.kind == "mention" else job.kind
-            tell_failure(error, client, respond, kind, channel if job.kind != "passive" else None, user, thread_ts)
+            tell_failure(error, client, respond, "app_mention" if job.kind == "mention" else job.kind, channel, user,
+                         thread_ts)
 
     # --- kinds of job -------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ COMMAND = "/voicecode"
 SHORTCUT = "explain_voice_codes"
 PRIVATE_FLAG = re.compile(r"^\s*(?:-p|--private)(?:\s+|$)")
 PERMALINK_TIMEOUT = 1.5
-LISTENER_THREADS = 64  # listeners mostly wait (for a work slot or for Slack): threads are cheap here
+LISTENER_THREADS = 64  # answering in-thread, listeners mostly wait (for a work slot or for Slack): threads are cheap
 # The message fields a monitoring bot puts its text in (attachments and layout blocks, besides `text`).
 TEXT_FIELDS = ("text", "pretext", "title")
 
@@ -154,7 +154,7 @@ class VoiceBot:
         if text.lower() in HELP_WORDS:
             respond(response_type="ephemeral", **render_help().kwargs())
             return
-        self.answering.submit(Job("command", command, text, private, command.get("response_url")), client, respond)
+        self.answering.submit(Job("command", command, text, private), client, respond)
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """`@voicecode <text>`: answered in the mention's thread (or the thread it was made in)."""
@@ -179,8 +179,7 @@ class VoiceBot:
     def on_shortcut(self, ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """The "Explain voice codes" shortcut: every code in the message, answered in that message's thread."""
         ack()
-        job = Job("shortcut", shortcut, message_text(shortcut["message"]), response_url=shortcut.get("response_url"))
-        self.answering.submit(job, client, respond)
+        self.answering.submit(Job("shortcut", shortcut, message_text(shortcut["message"])), client, respond)
 
     # --- buttons and modals -----------------------------------------------------------------------------
 
