@@ -16,6 +16,7 @@ _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "
                         "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "`": " "})
 _WORD = re.compile(r"[a-z0-9]+")
 _CODE_SEPARATORS = re.compile(r"[\s_\-]+")
+MEMO_CHARS = 120
 
 STOPWORDS = frozenset("""
 a an the and or but if of to in on at by for with into onto over under about as is are was were be
@@ -39,13 +40,20 @@ def normalize(text: str) -> str:
     return _EMPHASIS.sub(r"\2", text.translate(_MINUS))
 
 
-@functools.lru_cache(maxsize=4096)
 def code_key(text: str) -> str:
     """The form codes and aliases are looked up by: lower case, runs of `_`, space and `-` as one `-`.
 
-    Memoised: a log paste repeats the same few tokens hundreds of times.
+    Token-sized texts are memoised (a log paste repeats the same few tokens hundreds of times); a whole
+    question is not, so a long-running bot never keeps thousands of pastes in the memo.
     """
+    return _token_key(text) if len(text) <= MEMO_CHARS else _key(text)
+
+
+def _key(text: str) -> str:
     return _CODE_SEPARATORS.sub("-", text.strip().strip("\"'").lower()).rstrip("-")
+
+
+_token_key = functools.lru_cache(maxsize=4096)(_key)
 
 
 def stem(word: str) -> str:

@@ -163,3 +163,13 @@ def test_huge_repetitive_pastes_stay_fast(ask, text: str) -> None:
     answer = ask(text)
     assert time.perf_counter() - started < 5.0  # was minutes before the per-question context
     assert len(answer.recognised) <= 200
+
+
+def test_code_keys_of_long_texts_are_not_memoised() -> None:
+    from bot.text import _token_key, code_key
+
+    _token_key.cache_clear()
+    assert code_key("NO_ROUTE_DESTINATION") == code_key("no route destination") == "no-route-destination"
+    paste = "Busy Here " * 500
+    assert code_key(paste) == "-".join(["busy-here"] * 500)
+    assert _token_key.cache_info().currsize == 2  # the two short ones only
