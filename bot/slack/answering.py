@@ -35,7 +35,7 @@ log = logging.getLogger("voicecode.slack")
 
 HELP_WORDS = {"", "help", "-h", "--help", "?"}
 WORK_SLOTS = 2
-ANSWER_THREADS = 16  # an answer mostly waits for Slack; the CPU part is bounded by WORK_SLOTS
+ANSWER_THREADS = 16  # in the answer process an answer mostly waits for Slack; no acks there to keep prompt
 ANSWER_NICENESS = 10  # acks have a deadline, answers do not: under a burst the web process gets the CPU first
 STOP_TIMEOUT = 10.0  # seconds a stopping answer process gets to finish the answers it holds
 PARENT_CHECK = 1.0  # seconds between checks that the web process is still there
