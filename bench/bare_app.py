@@ -1,8 +1,10 @@
 """The baseline for HTTP mode: a Bolt app whose /voicecode handler only acks, on the bot's own server stack.
 
 `python -m bench.bare_app PORT` serves it through bot.slack.server.run_http (same gunicorn worker, threads
-and WSGI wrapper as `voicecode serve --http`), with the same environment variables, so the difference
-between the two is exactly the bot's work: the engine, the store and the Web API calls after the ack.
+and WSGI wrapper as `voicecode serve --http`), with the same environment variables and the Bolt setting the
+bot uses (process_before_response: the ack is sent when the listener returns, not polled for), so the
+difference between the two is exactly the bot's work: its listeners, the engine, the store and the Web API
+calls after the ack.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from bot.slack.server import run_http
 def bare_app() -> App:
     """auth.test goes to SLACK_API_URL at start, as it does for the bot."""
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
-    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=True)
 
     @app.command("/voicecode")
     def only_ack(ack: Ack) -> None:

@@ -10,6 +10,6 @@ if str(TESTS) not in sys.path:  # the tests import their helpers as `slack_suppo
     sys.path.insert(0, str(TESTS))
 
 from slack_support.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
-from slack_support.slack_requests import SECRET, Response, SlackSender  # noqa: E402
+from slack_support.slack_requests import FORM, SECRET, command_form, signature_headers  # noqa: E402
 
-__all__ = ["BOT_TOKEN", "SECRET", "FakeSlack", "Response", "SlackSender"]
+__all__ = ["BOT_TOKEN", "FORM", "SECRET", "FakeSlack", "command_form", "signature_headers"]

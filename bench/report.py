@@ -41,26 +41,28 @@ reported on its own. The other runs find the cache warm.
 METHOD_HTTP = """\
 `voicecode serve --http` (the real command: one gunicorn gthread worker, {threads} threads, Bolt behind
 `bot.slack.server.wsgi_app`, whose listeners ack and hand each answer to the answer process the worker
-starts, bot/slack/answering.py) and a bare Bolt app whose `/voicecode` handler only acks, served through the
-same `bot.slack.server.run_http` (so: the same gunicorn settings and WSGI wrapper), run side by side on
+starts, bot/slack/answering.py) and a bare Bolt app whose `/voicecode` handler only acks, served through
+the same `bot.slack.server.run_http` (so: the same gunicorn settings and WSGI wrapper), run side by side on
 127.0.0.1, both with `SLACK_API_URL` pointing at the fake Slack Web API of tests/slack_support running in
-its own process. Requests are slash commands exactly as Slack sends them: form body, `X-Slack-Signature`
-(v0 HMAC-SHA256) and `X-Slack-Request-Timestamp`, built by tests/slack_support's `SlackSender`, each on a
-new connection. The texts rotate through the exact, typo and symptom questions. Per level, N client
-threads each send their share of the requests back to back; ack latency is from sending a request to
-reading its whole response (what Slack waits for, 3 s at most), throughput is acks per second of the
-level's wall time. A request Bolt cannot ack within its own 3 s ack timeout gets a 404: it counts as
-failed (missing from "200 OK" and from the latency percentiles), as Slack would show the user an error. Before each level the bot's answers for the previous one must all have reached the
-fake Slack (thread parent or response_url post per command): "drain" is how long that took after the
-level's last ack. Server CPU is user plus system time of the gunicorn arbiter, worker and answer process
-(/proc/PID/stat) over the level and its drain, per request: for the bot it includes the answer's work;
-"cores busy" is that CPU over the same wall time. One warm-up pass of the questions per server is not
-counted. The client threads, the fake Slack and the servers share the machine's {cores} cores.
+its own process. Both run Bolt with `process_before_response`, as the bot does: the listener runs in the
+request's thread and the response goes out when it returns (Bolt's default hands the listener to an
+executor and polls for its ack every 10 ms). Neither writes an access log (off in `voicecode serve` unless
+`VOICECODE_ACCESS_LOG=1`).
 
-A floor both apps share: Bolt's thread listener runner hands the listener to its executor and, unless
-the ack is already done, waits for it in steps of 10 ms (slack_bolt/listener/thread_runner.py), so most
-acks take just over 10 ms and {threads} request threads ack at most about {ceiling} requests per second;
-the bare app shows where that floor is on this machine.
+Requests are slash commands exactly as Slack sends them: form body, `X-Slack-Signature` (v0 HMAC-SHA256)
+and `X-Slack-Request-Timestamp`, signed and encoded before the level starts and sent each on a new
+connection by a bare socket client (bench/load.py), so the load generator's own Python work stays small
+beside the servers'. The texts rotate through the exact, typo and symptom questions. Per level, N client
+threads each send their share of the requests back to back; ack latency is from sending a request to
+reading its whole response (what Slack waits for), throughput is acks per second of the level's wall
+time. A request not answered with 200 within Slack's 3 s counts as failed (missing from "200 OK" and
+from the latency percentiles), as Slack would show the user an error. Before each level the bot's answers
+for the previous one must all have reached the fake Slack (thread parent or response_url post per
+command): "drain" is how long that took after the level's last ack. Server CPU is user plus system time
+of the gunicorn arbiter, worker and answer process (/proc/PID/stat) over the level and its drain, per
+request: for the bot it includes the answer's work; "cores busy" is that CPU over the same wall time. One
+warm-up pass of the questions per server is not counted. The client threads, the fake Slack and the
+servers share the machine's {cores} cores.
 """
 
 METHOD_MEMORY = """\
@@ -84,8 +86,7 @@ def render(results: Results, threads: int, cores: int) -> str:
         _catalogs(results), _growth(results), _cells(results), _profiles(results),
         "## 2. CLI cold start\n\n" + METHOD_CLI.format(command=f'voicecode ask "{QUESTION}"'),
         _cold_start(results),
-        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores,
-                                                                        ceiling=threads * 100), _http(results),
+        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores), _http(results),
         "## 4. Memory\n\n" + METHOD_MEMORY.format(clients=plan.memory_level[0], requests=plan.memory_level[1]),
         _memory(results),
     ]

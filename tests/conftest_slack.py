@@ -28,9 +28,9 @@ def slack_config(fake_slack: FakeSlack, tmp_path: Path) -> SlackConfig:
     return test_config(fake_slack, str(tmp_path / "voicecode.db"))
 
 
-@pytest.fixture(params=["listener-threads", "answer-process"])
+@pytest.fixture(params=["answer-threads", "answer-process"])
 def bot(request: pytest.FixtureRequest, slack_config: SlackConfig, engine: Asks, fake_slack: FakeSlack) -> Iterator[Bot]:
-    """The bot over real HTTP, answering in its listener threads and, as `voicecode serve` does, in a child
+    """The bot over real HTTP, answering on threads of its own process and, as `voicecode serve` does, in a child
     process: every Slack behaviour is checked both ways."""
     if request.param == "answer-process":
         with running_bot_with_answer_process(slack_config, fake_slack) as running:

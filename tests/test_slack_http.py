@@ -59,13 +59,15 @@ def test_slash_command_posts_a_headline_then_details_in_its_thread(bot: Bot) -> 
     assert not bot.fake.calls_to("response_url")
 
 
-def test_help_and_empty_command_answer_only_the_asker(bot: Bot) -> None:
-    for text in ("", "help"):
-        bot.slack.command(text, bot.fake.response_url(f"help-{text}"))
-    helps = bot.fake.wait_for("response_url", 2)
-    assert all(c.params["response_type"] == "ephemeral" and "/voicecode 486" in c.params["text"] for c in helps)
+def test_help_and_empty_command_answer_only_the_asker_in_the_ack(bot: Bot) -> None:
+    for text in ("", "help", "-p --help"):
+        resp = bot.slack.command(text, bot.fake.response_url(f"help-{text}"))
+        helped = json.loads(resp.body)
+        assert resp.status == 200 and resp.headers["content-type"].startswith("application/json")
+        assert helped["response_type"] == "ephemeral" and "/voicecode 486" in helped["text"]
+        assert_within_limits(helped["blocks"], helped["text"])
     bot.fake.settle()
-    assert not bot.fake.calls_to("chat.postMessage")
+    assert bot.fake.calls == [c for c in bot.fake.calls if c.method == "auth.test"]  # no Web API call, no post
 
 
 def test_private_flag_answers_ephemerally_through_response_url(bot: Bot) -> None:
@@ -306,6 +308,33 @@ def test_failed_escalation_post_is_told_to_the_user(bot: Bot) -> None:
     _submit_escalation(bot, bot.fake.wait_for("views.open")[0].params["view"], "details")
     told = bot.fake.wait_for("chat.postEphemeral")[0]
     assert told.params["user"] == USER and "not_in_channel" in told.params["text"]
+
+
+def test_acks_never_wait_for_the_slack_calls_after_them(bot: Bot) -> None:
+    post, button = _answer_with(bot, "486", b.ESCALATE)
+    for method in ("chat.postMessage", "chat.getPermalink", "views.open", "response_url"):
+        bot.fake.slow(method, 2.0)
+    msg = {"type": "message", "ts": "1700001100.999999", "thread_ts": post.params["thread_ts"]}
+    acks = [bot.slack.command("486", bot.fake.response_url("slow")),
+            bot.slack.event(mention("-2008", "1700001400.000100")),
+            bot.slack.interaction(block_action(button, message=msg, response_url=bot.fake.response_url("esc"))),
+            bot.slack.interaction(block_action(_button(post, b.HELPFUL), message=msg,
+                                               response_url=bot.fake.response_url("fb")))]
+    assert [r.status for r in acks] == [200] * 4
+    assert max(r.elapsed for r in acks) < 1.0, [round(r.elapsed, 2) for r in acks]
+    assert bot.fake.wait_for("views.open", timeout=10)[0].params["trigger_id"] == "1111.2222.trigger"
+    bot.fake.wait_for("chat.postMessage", count=3, timeout=15)  # the first answer's, then both new ones
+    bot.fake.wait_for("response_url", timeout=10)
+
+
+def test_a_failing_modal_is_told_to_the_user_who_clicked(bot: Bot) -> None:
+    post, button = _answer_with(bot, "486", b.ESCALATE)
+    bot.fake.fail("views.open", "expired_trigger_id")
+    msg = {"type": "message", "ts": "1700001100.999999", "thread_ts": post.params["thread_ts"]}
+    assert bot.slack.interaction(block_action(button, message=msg, response_url=bot.fake.response_url("esc"))).status == 200
+    told = bot.fake.wait_for("response_url")[0]
+    assert told.path == "/response/esc" and told.params["response_type"] == "ephemeral"
+    assert "SlackApiError" in told.params["text"]
 
 
 def test_feedback_votes_are_stored_once_per_user_and_changeable(bot: Bot) -> None:

@@ -16,9 +16,10 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.slack.answering import Answerer, ThreadAnswering
 from bot.slack.app import build_app
 from bot.slack.config import SlackConfig
-from bot.slack.server import serve
+from bot.slack.server import gunicorn_options, serve
 from bot.store import Store
 from slack_support.fake_slack import BOT_TOKEN, FakeSlack
 from slack_support.slack_requests import CHANNEL, SECRET, USER, SlackSender
@@ -132,7 +133,9 @@ class _RecordingSocketClient:
 
 def test_socket_mode_handler_dispatches_to_the_same_listeners(slack_config: SlackConfig, engine: Any,
                                                               fake_slack: FakeSlack) -> None:
-    app = build_app(slack_config, engine, Store(slack_config.db_path))
+    store = Store(slack_config.db_path)
+    answering = ThreadAnswering(Answerer(slack_config, engine, store))
+    app = build_app(slack_config, answering, store)
     handler = SocketModeHandler(app, "xapp-1-test")
     try:
         assert handler.app is app
@@ -145,7 +148,7 @@ def test_socket_mode_handler_dispatches_to_the_same_listeners(slack_config: Slac
         assert "Busy Here" in parent.params["text"]
     finally:
         handler.close()
-        app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+        answering.stop()
 
 
 def test_socket_mode_with_a_refused_app_token_stops_with_a_clear_message(
@@ -156,3 +159,14 @@ def test_socket_mode_with_a_refused_app_token_stops_with_a_clear_message(
     assert serve(http=False, port=None, config_path=None) == 2
     assert "Slack refused the Socket Mode connection (invalid_auth)" in capsys.readouterr().err
     assert fake_slack.calls_to("apps.connections.open")
+
+
+@pytest.mark.parametrize("setting, logged", [(None, False), ("1", True), ("0", False), ("yes", False)])
+def test_access_log_only_when_asked(monkeypatch: pytest.MonkeyPatch, setting: str | None, logged: bool) -> None:
+    if setting is None:
+        monkeypatch.delenv("VOICECODE_ACCESS_LOG", raising=False)
+    else:
+        monkeypatch.setenv("VOICECODE_ACCESS_LOG", setting)
+    options = gunicorn_options("127.0.0.1", 3000)
+    assert ("accesslog" in options) is logged
+    assert options["workers"] == 1 and options["errorlog"] == "-"

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Args, BoltContext, Respond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from ..store import Store
-from .answering import HELP_WORDS, Answerer, Answering, Asks, InlineAnswering, Job
+from .answering import HELP_WORDS, Answering, Job
 from .blocks import (
     COMMENT_BLOCK, DETAILS_BLOCK, ESCALATE, ESCALATE_VIEW, FEEDBACK_VIEW, HELPFUL, NOT_HELPFUL,
     EscalationContext, EscalationRef, channel_mention, escalation_modal, escalation_post, feedback_modal,
@@ -33,7 +34,7 @@ COMMAND = "/voicecode"
 SHORTCUT = "explain_voice_codes"
 PRIVATE_FLAG = re.compile(r"^\s*(?:-p|--private)(?:\s+|$)")
 PERMALINK_TIMEOUT = 1.5
-LISTENER_THREADS = 64  # answering in-thread, listeners mostly wait (for a work slot or for Slack): threads are cheap
+LISTENER_THREADS = 16  # for the work after an ack that calls Slack (modals, escalations): rare and short
 # The message fields a monitoring bot puts its text in (attachments and layout blocks, besides `text`).
 TEXT_FIELDS = ("text", "pretext", "title")
 
@@ -49,23 +50,18 @@ class _SameTokenWarning(logging.Filter):
 log.addFilter(_SameTokenWarning())
 
 
-def build_app(config: SlackConfig, engine: Asks | None = None, store: Store | None = None,
-              answering: Answering | None = None) -> App:
+def build_app(config: SlackConfig, answering: Answering, store: Store | None = None) -> App:
     """The Bolt app with every listener registered; calls auth.test once to check the bot token.
 
-    Answers are worked out by `answering`: by default in the listener's thread with `engine`;
-    `voicecode serve` passes a ProcessAnswering so the web process only acks. Bolt runs each listener on its
-    executor; with Bolt's default of 5 threads new requests would wait behind answers, so it is wide.
+    Every listener finishes quickly: it acks and hands an answer to `answering`, or it records a vote. So Bolt
+    runs it in the request's own thread and answers Slack's request as soon as it returns
+    (process_before_response); by default Bolt would hand it to an executor and poll for the ack every 10 ms.
+    Work that calls Slack after the ack (a modal, an escalation post) runs as a Bolt lazy listener instead.
     """
-    store = store or Store(config.db_path)
-    if answering is None:
-        if engine is None:
-            raise ValueError("build_app needs an engine or an answering")
-        answering = InlineAnswering(Answerer(config, engine, store))
     executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="voicecode-listener")
     app = App(client=make_client(config), signing_secret=config.signing_secret, logger=log,
-              listener_executor=executor)
-    VoiceBot(config, store, answering).register(app)
+              listener_executor=executor, process_before_response=True)
+    VoiceBot(config, store or Store(config.db_path), answering).register(app)
     return app
 
 
@@ -138,22 +134,34 @@ class VoiceBot:
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.shortcut(SHORTCUT)(self.on_shortcut)
-        app.action(ESCALATE)(self.on_escalate)
-        app.view(ESCALATE_VIEW)(self.on_escalate_submit)
-        app.action(HELPFUL)(self.on_feedback)
-        app.action(NOT_HELPFUL)(self.on_feedback)
+        app.action(ESCALATE)(ack=_ack, lazy=[self.reported(self.open_escalation)])
+        app.view(ESCALATE_VIEW)(ack=self.check_escalation, lazy=[self.reported(self.post_escalation)])
+        for vote in (HELPFUL, NOT_HELPFUL):
+            app.action(vote)(ack=self.on_vote, lazy=[self.reported(self.after_vote)])
         app.view(FEEDBACK_VIEW)(self.on_feedback_comment)
         app.error(self.on_error)
+
+    def reported(self, work: Callable[[Args], None]) -> Callable[[Args], None]:
+        """A lazy listener whose failure is logged and told like any listener's (Bolt's lazy runner would only
+        log one line)."""
+
+        def run(args: Args) -> None:
+            try:
+                work(args)
+            except Exception as error:  # noqa: BLE001 - told to the person who clicked, never lost
+                self.on_error(error, args.body, args.context, args.client, args.respond)
+
+        return run
 
     # --- ways in ----------------------------------------------------------------------------------------
 
     def on_command(self, ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        """`/voicecode [-p] <text>`: help at once; an answer from `answering`."""
-        ack()
+        """`/voicecode [-p] <text>`: help is the ack itself (only the asker sees it); an answer from `answering`."""
         private, text = parse_command(command.get("text") or "")
         if text.lower() in HELP_WORDS:
-            respond(response_type="ephemeral", **render_help().kwargs())
+            ack(response_type="ephemeral", **render_help().kwargs())
             return
+        ack()
         self.answering.submit(Job("command", command, text, private), client, respond)
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -183,30 +191,36 @@ class VoiceBot:
 
     # --- buttons and modals -----------------------------------------------------------------------------
 
-    def on_escalate(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        """Escalate button: open the modal prefilled with the code, the ids and a link to the thread."""
-        ack()
+    def open_escalation(self, args: Args) -> None:
+        """Escalate button (after its ack): open the modal prefilled with the code, the ids and a link to the
+        thread."""
+        body, client = args.body, args.client
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
         source = body.get("message") or {}
         thread = None if container.get("is_ephemeral") else (
             source.get("thread_ts") or container.get("thread_ts") or container.get("message_ts"))
         link = thread_link(client, channel, thread) if thread else None
-        ctx = EscalationContext(ref=EscalationRef.from_value(action["value"]), channel=channel, thread_ts=thread,
-                                link=link)
+        ctx = EscalationContext(ref=EscalationRef.from_value(args.action["value"]), channel=channel,
+                                thread_ts=thread, link=link)
         client.views_open(trigger_id=body["trigger_id"], view=escalation_modal(ctx))
 
-    def on_escalate_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        """Post to the owner's escalation channel with its user group, then say so in the original thread."""
-        ctx = EscalationContext.from_metadata(view["private_metadata"])
-        target = self.config.escalation_for(ctx.ref.owner)
-        if target is None:
+    def check_escalation(self, ack: Ack, view: dict[str, Any]) -> None:
+        """The escalation modal's submit: refused in the modal when no channel is configured for the owner."""
+        if self.config.escalation_for(EscalationContext.from_metadata(view["private_metadata"]).ref.owner) is None:
             ack(response_action="errors",
                 errors={DETAILS_BLOCK: "No escalation channel is configured for this owner (see VOICECODE_CONFIG)."})
             return
         ack()
-        user = body["user"]["id"]
-        details = view["state"]["values"][DETAILS_BLOCK][DETAILS_BLOCK].get("value") or ""
+
+    def post_escalation(self, args: Args) -> None:
+        """Post to the owner's escalation channel with its user group, then say so in the original thread."""
+        ctx = EscalationContext.from_metadata(args.view["private_metadata"])
+        target = self.config.escalation_for(ctx.ref.owner)
+        if target is None:
+            return  # refused in the modal
+        client, user = args.client, args.body["user"]["id"]
+        details = args.view["state"]["values"][DETAILS_BLOCK][DETAILS_BLOCK].get("value") or ""
         try:
             client.chat_postMessage(channel=target.channel, unfurl_links=False,
                                     **escalation_post(ctx, user, details, target.usergroup).kwargs())
@@ -222,19 +236,19 @@ class VoiceBot:
         else:
             tell_user(client, ctx.channel, user, None, note)
 
-    def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
-                    respond: Respond) -> None:
-        """Helpful / Not helpful: one vote per user per answer (voting again changes it); "Not helpful" asks why."""
+    def on_vote(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Helpful / Not helpful: one vote per user per answer (voting again changes it)."""
         ack()
-        lookup_id, user = int(action["value"]), body["user"]["id"]
-        helpful = action["action_id"] == HELPFUL
-        self.store.vote(lookup_id, user, helpful)
-        if helpful:
-            thread = (body.get("message") or {}).get("thread_ts")
-            respond(response_type="ephemeral", replace_original=False, thread_ts=thread,
-                    **render_notice("Thanks: recorded as *helpful*.").kwargs())
+        self.store.vote(int(action["value"]), body["user"]["id"], action["action_id"] == HELPFUL)
+
+    def after_vote(self, args: Args) -> None:
+        """Thanks for "Helpful"; "Not helpful" opens a modal asking why."""
+        if args.action["action_id"] == HELPFUL:
+            thread = (args.body.get("message") or {}).get("thread_ts")
+            args.respond(response_type="ephemeral", replace_original=False, thread_ts=thread,
+                         **render_notice("Thanks: recorded as *helpful*.").kwargs())
         else:
-            client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(lookup_id))
+            args.client.views_open(trigger_id=args.body["trigger_id"], view=feedback_modal(int(args.action["value"])))
 
     def on_feedback_comment(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         ack()
@@ -252,3 +266,8 @@ class VoiceBot:
                   context.user_id, exc_info=error)
         tell_failure(error, client, respond if context.response_url else None, kind, context.channel_id,
                      context.user_id, event.get("thread_ts") or event.get("ts"))
+
+
+def _ack(ack: Ack) -> None:
+    """The whole ack of a button whose work (a modal) follows as a lazy listener."""
+    ack()

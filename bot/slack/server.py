@@ -32,7 +32,7 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_PORT = 3000
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a PaaS routes to the container's interface; VOICECODE_HOST narrows it
-THREADS = 64  # Bolt holds a request thread until its listener acks (polling every 10 ms): keep plenty
+THREADS = 16  # a request holds a thread only while Bolt verifies it and its listener hands the work on
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -71,10 +71,16 @@ class GunicornServer(BaseApplication):
 
 
 def gunicorn_options(host: str, port: int, answering: Answering | None = None) -> dict[str, Any]:
-    """One threaded worker; an answer process starts after the fork and finishes its answers on exit."""
+    """One threaded worker; an answer process starts after the fork and finishes its answers on exit.
+
+    No access log unless VOICECODE_ACCESS_LOG=1: the platform's router logs requests already, and a log line
+    per request cost a third of the worker's throughput under load (BENCHMARKS.md, section 3).
+    """
     options: dict[str, Any] = {
         "bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": THREADS, "timeout": 30,
-        "graceful_timeout": 10, "accesslog": "-", "errorlog": "-", "loglevel": "info"}
+        "graceful_timeout": 10, "errorlog": "-", "loglevel": "info"}
+    if os.environ.get("VOICECODE_ACCESS_LOG", "").strip() == "1":
+        options["accesslog"] = "-"
     if answering is not None:
         options["post_worker_init"] = lambda worker: answering.start()
         options["worker_exit"] = lambda server, worker: answering.stop()

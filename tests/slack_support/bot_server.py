@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 
-from bot.slack.answering import Answering, Asks, ProcessAnswering
+from bot.slack.answering import Answerer, Answering, Asks, ProcessAnswering, ThreadAnswering
 from bot.slack.app import build_app
 from bot.slack.config import EscalationTarget, SlackConfig
 from bot.slack.server import EVENTS_PATH, wsgi_app
@@ -83,13 +83,15 @@ class Bot:
 
 @contextmanager
 def running_bot(config: SlackConfig, engine: Asks, fake: FakeSlack) -> Iterator[Bot]:
-    """The bot answering in its listener threads, with `engine` (which may be a stand-in)."""
+    """The bot answering on threads of its own process, with `engine` (which may be a stand-in)."""
     store = Store(config.db_path)
-    server = BotServer(build_app(config, engine, store))
+    answering = ThreadAnswering(Answerer(config, engine, store))
+    server = BotServer(build_app(config, answering, store))
     try:
         yield Bot(server, SlackSender(server.events_url), fake, store, config)
     finally:
         server.close()
+        answering.stop()
 
 
 @contextmanager
@@ -102,7 +104,7 @@ def running_bot_with_answer_process(config: SlackConfig, fake: FakeSlack) -> Ite
     while not answering.healthy():  # as a platform waits for /healthz before routing traffic
         assert time.monotonic() < deadline, "the answer process never became ready"
         time.sleep(0.05)
-    server = BotServer(build_app(config, store=store, answering=answering), answering)
+    server = BotServer(build_app(config, answering, store), answering)
     try:
         yield Bot(server, SlackSender(server.events_url), fake, store, config, answering)
     finally:

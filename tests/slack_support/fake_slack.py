@@ -40,6 +40,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self._failures: dict[tuple[str, str | None], str] = {}
         self._rate_limits: dict[str, int] = {}
+        self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -65,6 +66,10 @@ class FakeSlack:
     def rate_limit(self, method: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After: 1."""
         self._rate_limits[method] = times
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer every call of `method` (or "response_url") only after `seconds`: Slack on a bad day."""
+        self._delays[method] = seconds
 
     def calls_to(self, method: str, status: int = 200) -> list[Call]:
         with self._changed:
@@ -156,6 +161,7 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
         def _serve(self, params: dict[str, Any]) -> None:
             path = urlsplit(self.path).path
             headers = {k.lower(): v for k, v in self.headers.items()}
+            time.sleep(fake._delays.get("response_url" if path.startswith("/response/") else path.removeprefix("/api/"), 0))
             if path.startswith("/response/"):
                 fake.record(Call("response_url", params, headers, path))
                 self._send(200, b"ok", {"Content-Type": "text/plain"})

@@ -21,6 +21,7 @@ from .fake_slack import BOT_USER_ID, TEAM_ID
 SECRET = "test-signing-secret-0123456789abcdef"
 USER = "U0USER0001"
 CHANNEL = "C0GENERAL1"
+FORM = "application/x-www-form-urlencoded"
 _event_ids = itertools.count(1)
 
 
@@ -62,11 +63,7 @@ class SlackSender:
             return Response(err.code, err.read().decode(), time.monotonic() - start, _lower(err.headers))
 
     def command(self, text: str, response_url: str, *, channel: str = CHANNEL, user: str = USER, **kw: Any) -> Response:
-        form = {"token": "legacy-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
-                "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "oncall",
-                "command": "/voicecode", "text": text, "response_url": response_url,
-                "trigger_id": "13345224609.738474920.8088930838d88f008e0", "api_app_id": "A0000001"}
-        return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded", **kw)
+        return self.post(command_form(text, response_url, channel, user), FORM, **kw)
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
               **kw: Any) -> Response:
@@ -80,7 +77,16 @@ class SlackSender:
 
     def interaction(self, payload: dict[str, Any], **kw: Any) -> Response:
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return self.post(body, "application/x-www-form-urlencoded", **kw)
+        return self.post(body, FORM, **kw)
+
+
+def command_form(text: str, response_url: str, channel: str = CHANNEL, user: str = USER) -> bytes:
+    """The body of a /voicecode slash command as Slack posts it (form-encoded)."""
+    form = {"token": "legacy-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
+            "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "oncall",
+            "command": "/voicecode", "text": text, "response_url": response_url,
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0", "api_app_id": "A0000001"}
+    return urlencode(form).encode()
 
 
 def mention(text: str, ts: str, *, channel: str = CHANNEL, user: str = USER,
