@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import multiprocessing
 import os
 import pickle
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from .catalog import load
+from .catalog import KnowledgeError, load
 from .engine import Engine
 
 FORMAT = 2
@@ -72,8 +74,12 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _trusted(path: Path) -> bool:
+    return _private(path.parent) and _private(path)
+
+
 def _read(path: Path) -> Engine | None:
-    if not (_private(path.parent) and _private(path)):
+    if not _trusted(path):
         return None
     try:
         with path.open("rb") as handle, _collector_paused():
@@ -100,11 +106,44 @@ def _write(path: Path, engine: Engine) -> None:
         return
 
 
+def _enabled() -> bool:
+    return os.environ.get("VOICECODE_CACHE", "").lower() not in ("off", "0", "no")
+
+
+def _path(directory: Path) -> Path:
+    return cache_dir() / f"engine-{_directory_key(directory)}-{fingerprint(directory)}.pickle"
+
+
+def warm(directory: Path) -> None:
+    """Check the knowledge and leave a current engine in the cache, without keeping one in this process.
+
+    For a process that only starts others (`voicecode serve`'s arbiter, whose memory every worker inherits):
+    an engine of a large catalog would stay in its heap for good. A current cache entry already proves the
+    knowledge valid (invalid knowledge is never written); otherwise a child process builds and stores it.
+    Raises KnowledgeError, with every problem, when the knowledge is invalid.
+    """
+    if _enabled() and _trusted(_path(directory)):
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        problems = child.submit(_build_and_store, directory).result()
+    if problems:
+        raise KnowledgeError(problems)
+
+
+def _build_and_store(directory: Path) -> list[str]:
+    """In the child: the knowledge's problems (none when the engine was built and stored)."""
+    try:
+        cached_engine(directory)
+    except KnowledgeError as error:
+        return error.problems
+    return []
+
+
 def cached_engine(directory: Path) -> Engine:
     """The engine for `directory`, from the cache when it is current, else built and stored."""
-    if os.environ.get("VOICECODE_CACHE", "").lower() in ("off", "0", "no"):
+    if not _enabled():
         return Engine(load(directory))
-    path = cache_dir() / f"engine-{_directory_key(directory)}-{fingerprint(directory)}.pickle"
+    path = _path(directory)
     engine = _read(path)
     if engine is None:
         engine = Engine(load(directory))

@@ -99,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             return _lint(args)
         if args.command == "ask":
             return _ask(args, sys.stdin, sys.stdout)
-        from .cache import cached_engine
+        from .cache import warm
 
-        # Every command refuses to start on invalid knowledge. The engine is not kept: `serve` answers in a
-        # child process, which then loads it from the cache this warms.
-        cached_engine(default_knowledge_dir())
+        # Every command refuses to start on invalid knowledge. `serve` answers in a child process, which
+        # loads the engine from the cache this warms.
+        warm(default_knowledge_dir())
         if args.command == "serve":
             from .slack.server import serve
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import cache
+from bot.catalog import KnowledgeError
 from conftest import ROOT
 
 
@@ -112,3 +113,27 @@ def test_plain_words_index_is_unpacked_only_when_needed_and_shares_the_catalog(k
     entries = {id(e) for e in engine.catalog.entries}
     assert words.matches and all(id(m.entry) in entries for m in words.matches)
     assert pickle.loads(pickle.dumps(engine)).ask("caller hears a busy signal").to_json() == words.to_json()
+
+
+def test_warm_builds_in_a_child_and_keeps_nothing_here(knowledge: Path, cache_home: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_loading(monkeypatch)  # this process never parses: the child does, and leaves the engine in the cache
+    cache.warm(knowledge)
+    assert len(list(cache_home.glob("engine-*.pickle"))) == 1
+    cache.warm(knowledge)  # current: nothing to do, not even a child
+    assert cache.cached_engine(knowledge).ask("-2008").matches
+
+
+def test_warm_reports_every_problem_of_invalid_knowledge(knowledge: Path, cache_home: Path) -> None:
+    (knowledge / "zz-broken.yaml").write_text("source: [unclosed\n")
+    with pytest.raises(KnowledgeError) as raised:
+        cache.warm(knowledge)
+    assert raised.value.problems and all("zz-broken.yaml:" in p for p in raised.value.problems)
+    assert not list(cache_home.glob("engine-*.pickle"))
+
+
+def test_warm_with_the_cache_off_still_checks(knowledge: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICECODE_CACHE", "off")
+    (knowledge / "zz-broken.yaml").write_text("source: [unclosed\n")
+    with pytest.raises(KnowledgeError):
+        cache.warm(knowledge)
