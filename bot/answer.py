@@ -38,7 +38,7 @@ class Match:
             "via": self.via,
             "patterns": list(self.entry.patterns),
             "facets": dict(self.facets),
-            "token": self.token if self.via in ("exact", "pattern") else None,
+            "token": self.token if self.via in ("exact", "pattern", "context") else None,
         }
 
 

@@ -15,7 +15,7 @@ from .catalog import Catalog, Entry, default_knowledge_dir, load
 from .ids import MAX_IDS, LineIds, find_ids
 from .recognize import Candidate, Hit, Recognizer
 from .symptoms import SymptomIndex
-from .text import normalize
+from .text import content_words, normalize
 
 MAX_OTHERS = 5
 ALTERNATE_SCORE = 92.0
@@ -31,6 +31,7 @@ class Engine:
         self._symptoms: SymptomIndex | None = SymptomIndex(catalog)
         self._symptoms_state: bytes | None = None
         self.entries_by_key = catalog.by_key()
+        self.contexts = code_contexts(catalog)
 
     @property
     def symptoms(self) -> SymptomIndex:
@@ -62,11 +63,11 @@ class Engine:
         lines = LineIds(text)
         answer = Answer(query=question, ids=self._ids(lines, found.hits), notes=found.notes)
         matches: dict[str, Match] = {}
-        strong = [h for h in found.hits if h.strong]
-        for hit in strong:
-            self._add(matches, hit, hit.candidates[0], 100.0, True, lines)
-        for hit in strong:
-            for cand in hit.candidates[1:]:
+        strong = [(h, self.in_context(h, text)) for h in found.hits if h.strong]
+        for hit, candidates in strong:
+            self._add(matches, hit, candidates[0], 100.0, True, lines)
+        for hit, candidates in strong:
+            for cand in candidates[1:]:
                 self._add(matches, hit, cand, ALTERNATE_SCORE, False, lines)
         if not strong:
             for hit in found.hits:
@@ -85,6 +86,21 @@ class Engine:
         for match in answer.matches:
             match.related = self.related(match)
         return answer
+
+    def in_context(self, hit: Hit, text: str) -> list[Candidate]:
+        """The hit's candidates, led by an entry of the same source whose keyword names the code together with
+        words its line also uses: "our webhook answers 404" is the status our endpoint returned (the keyword
+        "webhook 404"), not the vendor API's own 404."""
+        readings = self.contexts.get(hit.token.lower())
+        if not readings:
+            return hit.candidates
+        first = hit.candidates[0].entry
+        line = set(content_words(_line(text, hit.start, hit.end)))
+        for entry, words in readings:
+            if entry.source == first.source and entry is not first and words <= line:
+                rest = [c for c in hit.candidates if c.entry is not entry]
+                return [Candidate(entry, "context", entry.facet_map), *rest]
+        return hit.candidates
 
     @staticmethod
     def _ids(lines: LineIds, hits: list[Hit]) -> list[FoundId]:
@@ -123,6 +139,25 @@ class Engine:
             if entry is not None and entry is not match.entry and entry not in out:
                 out.append(entry)
         return out
+
+
+def _line(text: str, start: int, end: int) -> str:
+    """The whole line(s) of text[start:end]."""
+    stop = text.find("\n", end)
+    return text[text.rfind("\n", 0, start) + 1:stop if stop >= 0 else len(text)]
+
+
+def code_contexts(catalog: Catalog) -> dict[str, list[tuple[Entry, frozenset[str]]]]:
+    """Keywords that name one number among other words ("webhook 404", "respond 200 immediately"), by that
+    number, with the other words (stemmed, as `content_words` gives them)."""
+    out: dict[str, list[tuple[Entry, frozenset[str]]]] = {}
+    for entry in catalog.entries:
+        for keyword in entry.keywords:
+            said = content_words(keyword)
+            numbers = [w for w in said if w.isdigit()]
+            if len(numbers) == 1 and len(said) > 1:
+                out.setdefault(numbers[0], []).append((entry, frozenset(w for w in said if w != numbers[0])))
+    return out
 
 
 @functools.lru_cache(maxsize=4)

@@ -81,3 +81,28 @@ def test_families_carry_query_facets(ask) -> None:
 def test_related_entries_resolved(ask) -> None:
     best = ask("call.in-progress.error-providerfault-outbound-sip-480-temporarily-unavailable").best
     assert ("sip", "480") in {(r.source, r.code) for r in best.related}
+
+
+@pytest.mark.parametrize("question", [
+    "our webhook answers 404 and voxifi stops sending events",
+    "voxifi: the webhook returned 400 for every call.completed event",
+])
+def test_a_code_said_with_its_keyword_words_reads_as_that_entry(ask, question: str) -> None:
+    matches = ask(question).matches
+    assert (matches[0].entry.key, matches[0].via, matches[0].recognised) == ("voxifi:webhook-4xx-response", "context", True)
+    assert matches[1].entry.source == "voxifi" and matches[1].via == "exact"  # the plain code stays, second
+
+
+@pytest.mark.parametrize("question", [
+    "voxifi api returns 404",  # no webhook words: the API's own status
+    "voxifi 404\nwebhook delivery ok",  # the words must be on the code's line
+    "sip 404 on the webhook",  # the keyword's entry is of another source than the code read
+])
+def test_a_code_without_its_keyword_words_keeps_its_plain_reading(ask, question: str) -> None:
+    assert ask(question).best.via == "exact"
+
+
+def test_context_keywords_are_indexed_by_their_one_number(engine) -> None:
+    readings = {entry.key: words for entry, words in engine.contexts["404"]}
+    assert readings["voxifi:webhook-4xx-response"] == frozenset({"webhook"})
+    assert all(not any(w.isdigit() for w in words) for words in readings.values())

@@ -45,7 +45,8 @@ COMMENT_BLOCK = "comment"
 FENCE = "```"
 SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
 SLACK_ID = re.compile(r"^[A-Z0-9]{2,}$")
-VIA_LABEL = {"exact": "exact code", "pattern": "code family", "fuzzy": "close spelling", "symptom": "symptom"}
+VIA_LABEL = {"exact": "exact code", "pattern": "code family", "context": "code in context", "fuzzy": "close spelling",
+             "symptom": "symptom"}
 
 Block = dict[str, Any]
 
@@ -281,7 +282,7 @@ def _short_line(match: Match) -> str:
 
 def _quality(match: Match) -> str:
     via = VIA_LABEL.get(match.via, match.via)
-    return via if match.via in ("exact", "pattern") else f"{via}, {round(match.score)}%"
+    return via if match.via in ("exact", "pattern", "context") else f"{via}, {round(match.score)}%"
 
 
 def _match_unit(match: Match, ids: list[FoundId], escalation_owners: Collection[str]) -> list[Block]:

@@ -32,7 +32,7 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_PORT = 3000
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a PaaS routes to the container's interface; VOICECODE_HOST narrows it
-THREADS = 16  # a request holds a thread only while Bolt verifies it and its listener hands the work on
+THREADS = 16  # a request holds a thread while Bolt verifies it, its listener hands the work on and the peer closes
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
