@@ -47,7 +47,7 @@ PROSE_WEIGHT = 1.0 + EXTRA_FIELD * 1.0  # the most a word weighs in the meaning 
 SMALL_CLASS = 64  # entries of one weight few enough to list even when they only mention the word in prose
 SMALL_BRANCH = 64  # entries few enough to score outright
 BOUND_SLACK = 1e-9  # bounds add in another order than scores do
-LOOKUP_COST = 30  # one entry's weight lookup costs about as much as 30 steps of a set intersection
+LOOKUP_COST = 30  # one weight lookup against steps of set intersection; from 2 to 30 as fast at 100k entries
 WORK_BUDGET = 3  # entries handled per candidate before scoring every candidate is the cheaper way
 
 # Phrases on the left are how people say it; the words on the right are how the catalog says it.
