@@ -47,7 +47,7 @@ PROSE_WEIGHT = 1.0 + EXTRA_FIELD * 1.0  # the most a word weighs in the meaning 
 SMALL_CLASS = 64  # entries of one weight few enough to list even when they only mention the word in prose
 SMALL_BRANCH = 64  # entries few enough to score outright
 BOUND_SLACK = 1e-9  # bounds add in another order than scores do
-LOOKUP_COST = 30  # one entry's weight lookup costs about as much as 30 steps of a set intersection
+LOOKUP_COST = 30  # one weight lookup against steps of set intersection; from 2 to 30 as fast at 100k entries
 WORK_BUDGET = 3  # entries handled per candidate before scoring every candidate is the cheaper way
 
 # Phrases on the left are how people say it; the words on the right are how the catalog says it.
@@ -131,13 +131,22 @@ class _Word:
     idf: float
     typed: bool
 
-    def gain(self, i: int) -> float:
-        """What entry `i` adds to its weighted score for this word: its own weight, else its best synonym's
-        discounted, 0 if it uses neither."""
-        w = self.postings.get(i, 0.0)
-        if not w and self.alternatives:
-            w = max([a.get(i, 0.0) for a in self.alternatives]) * SYNONYM_WEIGHT
-        return self.idf * w / TOP_WEIGHT
+    def weights(self, members: AbstractSet[int]) -> dict[float, set[int]]:
+        """`members` by the weight they have for this word: their own, else their best synonym's discounted, 0
+        if they use neither. Who uses what is found by set operations; only users are looked up one by one."""
+        groups: dict[float, set[int]] = defaultdict(set)
+        users = self.postings.keys() & members
+        for i in users:
+            groups[self.postings[i]].add(i)
+        others = members - users
+        if self.alternatives:
+            synonym_users: set[int] = set().union(*(a.keys() & others for a in self.alternatives))
+            for i in synonym_users:
+                groups[max([a.get(i, 0.0) for a in self.alternatives]) * SYNONYM_WEIGHT].add(i)
+            others -= synonym_users
+        if others:
+            groups[0.0].update(others)
+        return groups
 
 
 @dataclass(frozen=True)
@@ -175,12 +184,9 @@ class _Level:
             return [(gain, hit) for gain, group in self.listed if (hit := known & group)], members - known
         return self.exact(known), members - known
 
-    def exact(self, members: Iterable[int]) -> list[tuple[float, set[int]]]:
+    def exact(self, members: AbstractSet[int]) -> list[tuple[float, set[int]]]:
         """`members` grouped by their exact gain (0: they use neither the word nor a synonym)."""
-        groups: dict[float, set[int]] = defaultdict(set)
-        for i in members:
-            groups[self.word.gain(i)].add(i)
-        return list(groups.items())
+        return [(self.word.idf * w / TOP_WEIGHT, group) for w, group in self.word.weights(members).items()]
 
 
 @dataclass(frozen=True)
@@ -198,12 +204,12 @@ class _Vendors:
 class _Contest:
     """Finds, among a vast set of candidates, every entry that can make the SHORTLIST (see `run`)."""
 
-    def __init__(self, levels: list[_Level], words: list[_Word], total: float, everyone: set[int]):
+    def __init__(self, levels: list[_Level], score: _Scorer, everyone: _Candidates):
         self.levels = sorted((lv for lv in levels if lv.listed or lv.rest), key=lambda lv: -lv.top)
         self.gain_left = [sum(lv.top for lv in self.levels[d:]) for d in range(len(self.levels) + 1)]
         self.cover_left = [sum(lv.word.idf for lv in self.levels[d:]) for d in range(len(self.levels) + 1)]
-        self.floor = max(MIN_COVERAGE * total, MIN_EVIDENCE) - BOUND_SLACK
-        self.words, self.total, self.everyone = words, total, everyone
+        self.floor = score.floor - BOUND_SLACK
+        self.score, self.total, self.everyone = score, score.total, everyone
         self.scores: dict[int, float] = {}
         self.best: list[float] = []  # the SHORTLIST best scores so far, smallest first
         self.seen: set[int] = set()
@@ -213,7 +219,7 @@ class _Contest:
         self.age = itertools.count()
 
     def run(self) -> dict[int, float]:
-        """Scores (as `_scores`) of every entry that can still make the SHORTLIST, and of some others.
+        """Scores (as `_Scorer`) of every entry that can still make the SHORTLIST, and of some others.
 
         Best-first branch and bound: a branch fixes, word by word, the gain its entries have for that word
         (exactly, or no more than a bound), which bounds the score they can reach. The best branch is opened
@@ -222,14 +228,14 @@ class _Contest:
         even on a tie. A vast catalog thus scores hundreds of entries, not all that share a word.
         """
         self._push(0, 0.0, 0.0, None, ())
-        budget = WORK_BUDGET * len(self.everyone)
+        budget = WORK_BUDGET * self.everyone.listed
         while self.branches:
             reach, _, deeper, _, gain, cover, members, pending = heapq.heappop(self.branches)
             if self._hopeless(-reach):
                 break
             budget -= 0 if members is None else len(members)
             if budget < 0:  # the bounds prune too little here (few entries qualify, or the words are many)
-                self._take(self.everyone)
+                self._take(self.everyone.members)
                 break
             self._open(-deeper, gain, cover, members, pending)
         return self.scores
@@ -243,7 +249,7 @@ class _Contest:
                 self._push(depth + 1, gain + step, cover + level.word.idf, tier, pending)
             self._push_rest(depth, gain, cover, None, pending)
         elif members is None or len(members) <= SMALL_BRANCH or (last and not pending):
-            self._take(self.everyone if members is None else members)
+            self._take(self.everyone.members if members is None else members)
         elif not last:
             groups, rest = self.levels[depth].split(members)
             for step, group in groups:
@@ -280,13 +286,74 @@ class _Contest:
     def _hopeless(self, reach: float) -> bool:
         return reach < 0 or (len(self.best) == SHORTLIST and reach < self.best[0] - BOUND_SLACK)
 
-    def _take(self, members: Iterable[int]) -> None:
+    def _take(self, members: AbstractSet[int]) -> None:
         """Scores `members`, but those scored already and those that are no candidates (they cannot qualify)."""
-        fresh = [i for i in members if i not in self.seen and i in self.everyone]
-        self.seen.update(fresh)
-        for i, score in _scores(fresh, self.words, self.total).items():
+        fresh = self.everyone.among(members - self.seen)
+        self.seen |= fresh
+        for i, score in self.score(fresh).items():
             self.scores[i] = score
             (heapq.heappushpop if len(self.best) == SHORTLIST else heapq.heappush)(self.best, score)
+
+
+class _Candidates:
+    """The entries that hold one of a question's rarer words, and their order, which breaks ties between equal
+    scores: the order of the set of ints they have always been collected in, one word's users after another's.
+
+    Collecting tens of thousands of entries costs more than finding the best of them, so a vast list is not
+    collected: a set of ints whose table has outgrown every entry id iterates in ascending order, however it
+    was filled (see `_ascending_from`), and the users of one word alone fill it that far. Smaller lists are
+    collected as they always were, but read in that order too when they have grown as far.
+    """
+
+    def __init__(self, users: list[dict[int, float]], ordered_from: int):
+        self.users, self.ordered_from = users, ordered_from
+        self.ordered = max(map(len, users), default=0) >= ordered_from
+        self.listed = sum(map(len, users))  # the work of collecting them
+        self._members = None if self.ordered else _collect(users)
+
+    @property
+    def members(self) -> set[int]:
+        """Every candidate, collected on first use (a vast list only when the search gives up pruning)."""
+        if self._members is None:
+            self._members = _collect(self.users)
+        return self._members
+
+    def among(self, entries: AbstractSet[int]) -> set[int]:
+        """The candidates among `entries`."""
+        if self._members is not None:
+            return self._members & entries
+        return {i for i in entries if any(i in users for users in self.users)}
+
+    def in_order(self, scores: dict[int, float]) -> dict[int, float]:
+        """`scores` (of candidates) in candidate order."""
+        if self.ordered or len(self.members) >= self.ordered_from:
+            return {i: scores[i] for i in sorted(scores)}
+        return {i: scores[i] for i in filter(scores.__contains__, self.members)}
+
+
+def _collect(users: list[dict[int, float]]) -> set[int]:
+    out: set[int] = set()
+    for entries in users:
+        out.update(entries.keys())
+    return out
+
+
+def _ascending_from(largest: int) -> int:
+    """How many distinct ints of 0..`largest` a set must hold for it to iterate them in ascending order.
+
+    CPython hashes an int to itself and places it in slot `hash & (table size - 1)`, moving on to another slot
+    only when that one is taken. Once the table has more slots than `largest`, every int has a slot of its own
+    (a resize re-places them all), so iteration, which walks the slots, is ascending. A set grows its table,
+    never shrinking it, when it is 3/5 full: to the smallest power of two above 4 times (2 times above
+    50,000) its size. tests/test_symptoms_scale.py holds this to the interpreter.
+    """
+    size, count = 8, 0
+    while size <= largest:
+        count = -(-(size - 1) * 3 // 5)
+        wanted = count * 2 if count > 50_000 else count * 4
+        while size <= wanted:
+            size <<= 1
+    return count
 
 
 def _field_text(entry: Entry, name: str) -> str:
@@ -316,6 +383,7 @@ class SymptomIndex:
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / len(p)) for t, p in self.postings.items()}
         self.classes = {t: _classes(p) for t, p in self.postings.items() if len(p) > SMALL_CLASS}
+        self.ordered_from = max(_ascending_from(n - 1), SHORTLIST + 1)
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
         by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
@@ -355,12 +423,11 @@ class SymptomIndex:
                         alts[j][2].add(key)
         return alts
 
-    def _candidates(self, query: _Query, total: float, vendor_mass: float) -> set[int]:
+    def _candidates(self, query: _Query, total: float, vendor_mass: float) -> _Candidates:
         """Entries that can still reach MIN_COVERAGE: they must hold one of the rarer words (or a synonym).
 
         The commonest words, taken together with the vendor words, weigh less than MIN_COVERAGE of the
-        question; an entry holding only those can never qualify. The set is built exactly as it always was,
-        one entry at a time in catalog order, because its iteration order decides between equal scores.
+        question; an entry holding only those can never qualify.
         """
         by_rarity = sorted(query, key=lambda q: self.idf.get(q[0], UNKNOWN_IDF))
         optional = vendor_mass
@@ -371,11 +438,9 @@ class SymptomIndex:
                 optional += idf
             else:
                 required.append((term, alts))
-        out: set[int] = set()
-        for term, alts in required:
-            for word in (term, *alts):
-                out.update(self.postings.get(word, {}).keys())
-        return out
+        # A word listed again would add no entry (a synonym of itself): listed once, the set is the same.
+        words = dict.fromkeys(word for term, alts in required for word in (term, *alts))
+        return _Candidates([self.postings.get(word, {}) for word in words], self.ordered_from)
 
     def _level(self, word: _Word, term: str, synonyms: set[str]) -> _Level:
         """The weight classes of a question word and of its synonyms, as gains for this question."""
@@ -415,13 +480,13 @@ class SymptomIndex:
         vendor_mass = sum(self.idf.get(t, UNKNOWN_IDF) for t in plain if t in vendors.terms)
         asked = [_Word(self.postings.get(t, {}), tuple(self.synonym_users[k] for k in synonyms),
                        self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, _, synonyms in query]
+        score = _Scorer(asked, total)
         candidates = self._candidates(query, total, vendor_mass)
-        if len(candidates) <= SHORTLIST:
-            base = _scores(candidates, asked, total)
+        if not candidates.ordered and len(candidates.members) <= SHORTLIST:
+            base = score(candidates.members)
         else:  # only the SHORTLIST best are ranked below: find those without scoring every candidate
             levels = [self._level(w, t, synonyms) for w, (t, _, synonyms) in zip(asked, query)]
-            found = _Contest(levels, asked, total, candidates).run()
-            base = {i: found[i] for i in filter(found.__contains__, candidates)}  # candidate order breaks ties
+            base = candidates.in_order(_Contest(levels, score, candidates).run())
         return self._rank(base, query, vendors, limit, max(MIN_SCORE, floor))
 
     def _vendors(self, low: str) -> _Vendors:
@@ -445,7 +510,7 @@ class SymptomIndex:
         positions = [{t, *alts} for t, alts, _ in query]
         union = set().union(*positions)
         bigrams = [self.postings.get(b, {}) for b in _bigrams([t for t, _, _ in query])]
-        results: list[Scored] = []
+        ranked: list[tuple[float, int]] = []  # (score, entry) of each that reaches `floor`
         kept: list[float] = []  # the `limit` best scores so far, smallest first
         for i in heapq.nlargest(SHORTLIST, base, key=base.__getitem__):
             component = self.facets[i].get("component")
@@ -458,13 +523,16 @@ class SymptomIndex:
             phrase_bonus = words_bonus + _longest_phrase(self.phrases[i], positions, union)
             score = self._final(i, base[i] + phrase_bonus, vendors)
             if score >= floor:
-                facets = dict(self.facets[i])
-                if vendors.provider and self.catalog.entries[i].source == "vapi":
-                    facets["vendor"] = vendors.provider
-                results.append(Scored(self.catalog.entries[i], score, facets))
+                ranked.append((score, i))
                 (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, score)
-        results.sort(key=lambda s: -s.score)
-        return results[:limit]
+        ranked.sort(key=lambda r: -r[0])
+        return [self._scored(i, score, vendors) for score, i in ranked[:limit]]
+
+    def _scored(self, i: int, score: float, vendors: _Vendors) -> Scored:
+        facets = dict(self.facets[i])
+        if vendors.provider and self.catalog.entries[i].source == "vapi":
+            facets["vendor"] = vendors.provider
+        return Scored(self.catalog.entries[i], score, facets)
 
     def _final(self, i: int, raw: float, vendors: _Vendors) -> float:
         """The 0-100 score of entry `i` from its word and phrase match `raw`, after the source adjustments."""
@@ -483,29 +551,35 @@ class SymptomIndex:
         return MAX_SCORE * raw / (raw + SOFTNESS)
 
 
-def _scores(ids: Iterable[int], query: list[_Word], total: float) -> dict[int, float]:
-    """The word-match score (0-1) of each entry in `ids` that qualifies: its words cover MIN_COVERAGE of the
-    question and MIN_EVIDENCE, it matches two words (or the only one), one of them as typed."""
-    need = min(2, len(query))
-    floor = max(MIN_COVERAGE * total, MIN_EVIDENCE)
-    # Bound once: this loop runs for every entry scored.
-    lookups = [(w.postings.get, [a.get for a in w.alternatives], w.idf, w.typed) for w in query]
-    out: dict[int, float] = {}
-    for i in ids:
-        got = covered = 0.0
-        hits = typed_hits = 0
-        for own, alternatives, idf, typed in lookups:
-            w = own(i, 0.0)
-            if not w and alternatives:
-                w = max([alt(i, 0.0) for alt in alternatives]) * SYNONYM_WEIGHT
-            if w:
-                got += idf * w / TOP_WEIGHT
-                covered += idf
-                hits += 1
-                typed_hits += typed
-        if covered >= floor and hits >= need and typed_hits:
-            out[i] = min(1.0, got / total) * 0.75 + min(1.0, covered / total) * 0.25
-    return out
+class _Scorer:
+    """The word-match score (0-1) of entries that qualify: their words cover MIN_COVERAGE of the question and
+    MIN_EVIDENCE, they match two words (or the only one), one of them as typed."""
+
+    def __init__(self, query: list[_Word], total: float):
+        self.total = total
+        self.need = min(2, len(query))
+        self.floor = max(MIN_COVERAGE * total, MIN_EVIDENCE)
+        # Bound once per question: a search scores entries in many small batches.
+        self.lookups = [(w.postings.get, [a.get for a in w.alternatives], w.idf, w.typed) for w in query]
+
+    def __call__(self, ids: Iterable[int]) -> dict[int, float]:
+        total, need, floor, lookups = self.total, self.need, self.floor, self.lookups
+        out: dict[int, float] = {}
+        for i in ids:
+            got = covered = 0.0
+            hits = typed_hits = 0
+            for own, alternatives, idf, typed in lookups:
+                w = own(i, 0.0)
+                if not w and alternatives:
+                    w = max([alt(i, 0.0) for alt in alternatives]) * SYNONYM_WEIGHT
+                if w:
+                    got += idf * w / TOP_WEIGHT
+                    covered += idf
+                    hits += 1
+                    typed_hits += typed
+            if covered >= floor and hits >= need and typed_hits:
+                out[i] = min(1.0, got / total) * 0.75 + min(1.0, covered / total) * 0.25
+        return out
 
 
 def _phrases(entry: Entry) -> list[tuple[tuple[str, ...], frozenset[str]]]:

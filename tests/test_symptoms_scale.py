@@ -7,6 +7,7 @@ the same entries, scores and order, ties included. Each test compares the two on
 from __future__ import annotations
 
 import pickle
+import random
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ def _eval_questions() -> list[str]:
 
 
 def _every_candidate(self: symptoms._Contest) -> dict[int, float]:
-    return symptoms._scores(self.everyone, self.words, self.total)
+    return self.score(self.everyone.members)
 
 
 def _answers(index: SymptomIndex, questions: list[str] | tuple[str, ...], limit: int = 10**6,
@@ -83,17 +84,18 @@ def test_real_catalog_with_a_short_shortlist(base: Catalog, monkeypatch: pytest.
 def test_vast_catalog_scores_a_fraction_of_the_candidates(vast: SymptomIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     """Why it is fast: most candidates are ruled out in groups, never scored one by one."""
     scored: list[int] = []
-    score_all = symptoms._scores
+    score_all = symptoms._Scorer.__call__
 
-    def counting(ids, query, total):  # type: ignore[no-untyped-def]
+    def counting(self, ids):  # type: ignore[no-untyped-def]
         ids = list(ids)
         scored.append(len(ids))
-        return score_all(ids, query, total)
+        return score_all(self, ids)
 
-    monkeypatch.setattr(symptoms, "_scores", counting)
+    monkeypatch.setattr(symptoms._Scorer, "__call__", counting)
     candidates: list[int] = []
     find = SymptomIndex._candidates
-    monkeypatch.setattr(SymptomIndex, "_candidates", lambda self, *a: candidates.append(len(c := find(self, *a))) or c)
+    monkeypatch.setattr(SymptomIndex, "_candidates",
+                        lambda self, *a: candidates.append(len((c := find(self, *a)).members)) or c)
     vast.search(normalize("openai api key is wrong"))
     assert candidates[0] > 1_000 and sum(scored) < candidates[0] / 2
 
@@ -111,3 +113,73 @@ def test_answers_of_a_single_search_are_scored(vast: SymptomIndex) -> None:
     results = vast.search(normalize("caller hears silence after transfer"))
     assert results and all(isinstance(r, Scored) for r in results)
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_candidates_keep_the_order_of_the_set_they_were_collected_in(vast: SymptomIndex, base: Catalog,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal scores keep candidate order: read without collecting a vast list, it must still be that order."""
+    orders: list[bool] = []
+    in_order = symptoms._Candidates.in_order
+
+    def checking(self: symptoms._Candidates, scores: dict[int, float]) -> dict[int, float]:
+        found = in_order(self, scores)
+        collected = set()
+        for users in self.users:
+            collected.update(users.keys())
+        assert list(found) == [i for i in collected if i in scores]
+        orders.append(self.ordered)
+        return found
+
+    monkeypatch.setattr(symptoms._Candidates, "in_order", checking)
+    questions = [*QUESTIONS, *_eval_questions()]
+    _answers(vast, questions)
+    monkeypatch.setattr(symptoms, "SHORTLIST", 5)
+    _answers(SymptomIndex(base), questions)
+    assert True in orders and False in orders
+
+
+@pytest.mark.parametrize("largest", [7, 398, 4_999, 99_999, 300_000])
+def test_sets_of_entry_ids_iterate_in_ascending_order_from_the_size_given(largest: int) -> None:
+    """What `_ascending_from` says of this interpreter's sets, and that one int fewer is not enough."""
+    rng = random.Random(largest)
+    enough = symptoms._ascending_from(largest)
+    for count in {enough, enough + 1, min(largest + 1, enough * 3)}:
+        collected: set[int] = set()
+        collected.update(rng.sample(range(largest + 1), min(count, largest + 1)))
+        assert list(collected) == sorted(collected)
+    if enough:
+        assert list(_crowded(enough, largest)) == sorted(_crowded(enough, largest))
+        assert list(_crowded(enough - 1, largest)) != sorted(_crowded(enough - 1, largest))
+
+
+def _crowded(count: int, largest: int) -> set[int]:
+    """`count` ints, the first two of them bound for one slot unless the table has outgrown `largest`."""
+    shared = largest & (_table_size(count) - 1)
+    collected = {largest, shared} if shared != largest else {largest}
+    collected.update([i for i in range(largest) if i != shared][:count - len(collected)])
+    assert len(collected) == count
+    return collected
+
+
+def _table_size(count: int) -> int:
+    """The slots of a set filled with `count` ints, one at a time (as CPython grows it)."""
+    size = 8
+    for filled in range(1, count + 1):
+        if filled * 5 >= (size - 1) * 3:
+            while size <= filled * (2 if filled > 50_000 else 4):
+                size <<= 1
+    return size
+
+
+def test_a_word_groups_entries_by_their_weight(vast: SymptomIndex) -> None:
+    """`_Word.weights` (set operations) gives each entry the weight of looking it up: own, else best synonym."""
+    rng = random.Random(5)
+    for _, alternatives, key in vast.synonyms[:40]:
+        for term in sorted(alternatives)[:2]:
+            word = symptoms._Word(vast.postings.get(term, {}), (vast.synonym_users[key],), 2.0, True)
+            members = frozenset(rng.sample(range(len(vast.catalog.entries)), 3_000)) | set(word.postings)
+            expected: dict[float, set[int]] = {}
+            for i in members:
+                w = word.postings.get(i, 0.0) or vast.synonym_users[key].get(i, 0.0) * symptoms.SYNONYM_WEIGHT
+                expected.setdefault(w, set()).add(i)
+            assert dict(word.weights(members)) == expected
