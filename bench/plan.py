@@ -28,7 +28,7 @@ class Plan:
 
 PLANS: dict[str, Plan] = {
     "full": Plan("full", (10_000, 100_000), samples=300, cell_seconds=8.0, log_chars=40_000, cli_runs=30,
-                 cli_synthetic_runs=3, levels=((1, 100), (10, 300), (50, 500)),
+                 cli_synthetic_runs=3, levels=((1, 300), (10, 1000), (50, 2000)),
                  level_seconds=60.0, drain_timeout=180.0, memory_level=(10, 20), start_timeout=180.0),
     "quick": Plan("quick", (10_000,), samples=60, cell_seconds=2.0, log_chars=40_000, cli_runs=8,
                   cli_synthetic_runs=2, levels=((1, 20), (10, 60), (50, 150)),
