@@ -5,9 +5,9 @@ from collections.abc import Iterable, Sequence
 
 from .cold_start import QUESTION
 from .latency import Profile, ProfileRow
-from .load import BARE, BOT
+from .load import BARE, BOT, Level
 from .plan import PLANS
-from .results import Results
+from .results import ACK_CLIENTS, Results
 
 METHOD_LATENCY = """\
 Each question goes through `Engine.ask`, in process, on an engine built once per catalog (no cache, no
@@ -192,7 +192,18 @@ def _ratios(results: Results) -> str:
     rows = [(clients, f"{bot[clients].throughput / bare[clients].throughput:.2f}x" if bare[clients].throughput
              else "–", f"{bot[clients].p99_ms - bare[clients].p99_ms:+.1f}") for clients in sorted(bot.keys() & bare.keys())]
     return "\nBot against the bare app:\n\n" + _table(("clients", "throughput ratio", "ack p99 difference (ms)"),
-                                                     rows)
+                                                     rows) + _floor(bare)
+
+
+def _floor(bare: dict[int, Level]) -> str:
+    """What the stack itself allows: N clients in a closed loop wait N / throughput on average (Little's law)."""
+    if ACK_CLIENTS not in bare or not bare[ACK_CLIENTS].throughput:
+        return ""
+    level = bare[ACK_CLIENTS]
+    return (f"\nThe floor of the stack on this machine: {ACK_CLIENTS} clients that each send their next request as "
+            f"soon as the last is acked wait {ACK_CLIENTS} / throughput on average (Little's law), so the bare "
+            f"app's {level.throughput:.0f} acks/s alone mean {ACK_CLIENTS * 1000 / level.throughput:.0f} ms "
+            f"per ack before any bot work; its p99 was {_ms(level.p99_ms)} ms.\n")
 
 
 def _memory(results: Results) -> str:

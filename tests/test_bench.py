@@ -83,3 +83,12 @@ def test_synthetic_catalogs_have_the_size_asked_and_lint_clean(tmp_path: Path) -
 def test_percentiles_are_nearest_rank() -> None:
     samples = [float(n) for n in range(1, 11)]
     assert percentile(samples, 50) == 5.0 and percentile(samples, 99) == 10.0 and percentile([3.0], 99) == 3.0
+
+
+def test_the_stack_floor_is_the_bare_apps_closed_loop_wait() -> None:
+    from bench.load import BARE, Level
+    from bench.report import _floor
+
+    level = Level(BARE, 50, 2000, 2000, 2.0, 1000.0, 40.0, 70.0, 80.0, None, None, 0.7, 0.9)
+    assert "1000 acks/s alone mean 50 ms" in _floor({50: level}) and "p99 was 70.00 ms" in _floor({50: level})
+    assert _floor({10: level}) == ""
