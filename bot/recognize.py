@@ -23,10 +23,14 @@ WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)
 # Vapi's phase prefixes, which people drop when they quote a code ("sip-completed-call").
 PHASE_PREFIX = re.compile(r"^call\.[a-z\-]+\.(?:error-)?")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
-KEYED_WORD = re.compile(
-    r"(?:ended_?reason|reason|status|call_?status|hangup_?cause|cause|disposition|outcome|result|error)"
-    r"[\"']?\s*[:=]\s*[\"']?([A-Za-z][A-Za-z_]+)\b(?![\-.])", re.I)
+_KEYED_WORD = (r"(?:ended_?reason|reason|status|call_?status|hangup_?cause|cause|disposition|outcome|result|error)"
+               r"[\"']?\s*[:=]\s*[\"']?([A-Za-z][A-Za-z_]+)\b(?![\-.])")
+KEYED_WORD = re.compile(_KEYED_WORD, re.I)
+# The same pattern for lower-cased ASCII text: without re.I the field names give the scan a first-character
+# set to skip by, about fifteen times faster on a long paste.
+KEYED_WORD_LOWER = re.compile(_KEYED_WORD)
 PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+DIGIT = re.compile(r"\d")
 MAX_PHRASE = 7
 HTTP_WORDS = re.compile(r"\b(?:http|https|api|endpoint|rest|curl|request|webhook|json|nginx|cdn)\b", re.I)
 WEBSOCKET = re.compile(r"\b(?:websockets?|web socket|sockets?|ws|wss|close code|close|closed|closes|closing)\b", re.I)
@@ -69,6 +73,10 @@ class Recognizer:
         self.fuzzy_lengths = [len(k) for k in self.fuzzy_keys]
         self.code_keys = {e: code_key(e.code) for e in catalog.entries}  # by entry: ids do not survive pickling
         self.vendor_rx = {sid: any_word(s.vendor_words) for sid, s in catalog.sources.items() if s.vendor_words}
+        # A source's vendor words in lower case, where all are ASCII: in ASCII text, none of them as a
+        # substring means no match, and a substring test is far cheaper than the pattern on a long paste.
+        self.vendor_needles = {sid: tuple(w.lower() for w in s.vendor_words) for sid, s in catalog.sources.items()
+                               if s.vendor_words and all(w.isascii() for w in s.vendor_words)}
         http_sources = frozenset(sid for sid, s in catalog.sources.items() if "http" in s.vendor_words)
         all_words = frozenset(w for s in catalog.sources.values() for w in s.vendor_words)
         self.numbers = NumberReader(self.by_key, self.order, SIP_SOURCE, Q850_SOURCE, http_sources, self.vendor_rx, all_words)
@@ -127,7 +135,13 @@ class Recognizer:
     # ---- numbers ----------------------------------------------------------------------------------
     def mentioned(self, text: str) -> frozenset[str]:
         """Sources whose vendor words the text uses ("masking", "voxifi", "sip", "deepgram")."""
-        return frozenset(sid for sid, rx in self.vendor_rx.items() if rx.search(text))
+        lower = text.lower() if text.isascii() else ""
+        return frozenset(sid for sid, rx in self.vendor_rx.items()
+                         if (not lower or self._may_name(sid, lower)) and rx.search(text))
+
+    def _may_name(self, source: str, lower: str) -> bool:
+        needles = self.vendor_needles.get(source)
+        return needles is None or any(n in lower for n in needles)
 
     def order(self, entries: list[Entry], prefer: str, q: Question, token: str = "") -> list[Entry]:
         """Entries sharing one code: the preferred source, then sources the text names, then an entry that
@@ -143,7 +157,7 @@ class Recognizer:
         return sorted(entries, key=rank)
 
     # ---- phrases ----------------------------------------------------------------------------------
-    def phrases(self, q: Question, taken: bytearray) -> list[Hit]:
+    def phrases(self, q: Question, taken: bytearray, words: _Words) -> list[Hit]:
         """Codes and aliases written as words ("Busy Here", "Customer Did Not Answer"), longest first.
 
         A phrase is a recognised code when it is the whole question or written the way logs and dashboards
@@ -151,43 +165,54 @@ class Recognizer:
         only when it is the whole question ("voicemail", "canceled").
         """
         text = q.text
-        words = [m for m in PHRASE_WORD.finditer(text) if not taken[m.start()]]
-        lower = [m.group(0).lower() for m in words]
-        entire = code_key(text.strip().strip("\"'`.,;:!?()[]{}"))
+        matches = words.matches
+        entire = _entire_key(q.stripped)
         hits: list[Hit] = []
-        i = 0
-        while i < len(words) and len(hits) < MAX_HITS:
-            if lower[i] not in self.phrase_prefixes and lower[i] != entire:
-                i += 1  # most words of a paste start no phrase: skip them without a call
+        free = 0  # the first word not inside a phrase already found
+        for i in self._phrase_starts(words.lower, entire):
+            if len(hits) >= MAX_HITS:
+                break
+            if i < free or taken[matches[i].start()]:
                 continue
-            size = self._phrase_at(text, words, lower, i, entire)
+            size = self._phrase_at(text, words, taken, i, entire)
             if not size:
-                i += 1
                 continue
-            s, e = words[i].start(), words[i + size - 1].end()
+            s, e = matches[i].start(), matches[i + size - 1].end()
             key = code_key(text[s:e])
             entries = self._phrase_entries(q, s, key, text[s:e])
             if entries:
                 strong = key == entire or (size > 1 and _titled(text[s:e]))
                 hits.append(Hit(s, e, text[s:e], [Candidate(x, "exact", x.facet_map) for x in entries],
                                 strong, "phrase", 100.0 if strong else PROSE_PHRASE_SCORE))
-            i += size
+            free = i + size
         return hits
+
+    def _phrase_starts(self, lower: list[str], entire: str) -> list[int]:
+        """The words a phrase may start at. Most words of a paste start none; short of the whole question,
+        a phrase's first two words are a code or the start of one."""
+        prefixes, keys = self.phrase_prefixes, self.by_key
+        return [i for i, (word, after) in enumerate(zip(lower, [*lower[1:], ""]))
+                if word == entire or (word in prefixes and (f"{word}-{after}" in keys or f"{word}-{after}" in prefixes))]
 
     def _phrase_entries(self, q: Question, start: int, key: str, phrase: str) -> list[Entry]:
         """Entries a phrase names; on an HTTP line ("HTTP/1.1 503 Service Unavailable") not the SIP/Q.850 ones."""
         entries = self.order(self.by_key[key], "", q, phrase)
+        if not any(e.source in (SIP_SOURCE, Q850_SOURCE) for e in entries):
+            return entries  # the line cannot change them: no need to read it
         line = q.line_at(start)[1]
         if line.http and not line.sip:
             entries = [e for e in entries if e.source not in (SIP_SOURCE, Q850_SOURCE)]
         return entries
 
-    def _phrase_at(self, text: str, words: list[re.Match[str]], lower: list[str], i: int, entire: str) -> int:
+    def _phrase_at(self, text: str, words: _Words, taken: bytearray, i: int, entire: str) -> int:
         """Length in words of the longest catalog phrase starting at word i (0: none); words must be
-        separated by blanks only, so `busy.here` or `busy, here` never read as "Busy Here"."""
+        separated by blanks only, so `busy.here` or `busy, here` never read as "Busy Here", and none may be
+        inside a code already recognised."""
+        matches, lower = words.matches, words.lower
         key, best = lower[i], 1 if lower[i] == entire and lower[i] in self.by_key else 0
-        for j in range(i + 1, min(i + MAX_PHRASE, len(words))):
-            if key not in self.phrase_prefixes or not text[words[j - 1].end():words[j].start()].isspace():
+        for j in range(i + 1, min(i + MAX_PHRASE, len(matches))):
+            if (key not in self.phrase_prefixes or taken[matches[j].start()]
+                    or not text[matches[j - 1].end():matches[j].start()].isspace()):
                 break
             key = f"{key}-{lower[j]}"
             if key in self.by_key:
@@ -200,11 +225,12 @@ class Recognizer:
         out = Recognition()
         q = Question(text, self.mentioned(text), self.sip_words, HTTP_WORDS, WEBSOCKET)
         fuzzy_hits = self._word_codes(q, out)
-        for m in KEYED_WORD.finditer(text):
-            key = code_key(m.group(1))
+        for start, end in _keyed_words(text):
+            value = text[start:end]
+            key = code_key(value)
             if key in self.by_key and len(out.hits) < MAX_HITS:
-                entries = self.order(self.by_key[key], "", q, m.group(1))
-                out.hits.append(Hit(m.start(1), m.end(1), m.group(1), [Candidate(e, "exact", e.facet_map) for e in entries],
+                entries = self.order(self.by_key[key], "", q, value)
+                out.hits.append(Hit(start, end, value, [Candidate(e, "exact", e.facet_map) for e in entries],
                                     True, "word"))
         for m in NUMBER.finditer(text):
             if len(out.hits) >= MAX_HITS:
@@ -212,8 +238,9 @@ class Recognizer:
             found = self.numbers.read(q, m, out)
             if found:
                 out.hits.append(found)
-        out.hits.extend(self._listed_words(text, out.hits, _covered(text, out.hits)))
-        out.hits.extend(self.phrases(q, _covered(text, out.hits)))
+        words = _Words(text)
+        out.hits.extend(self._listed_words(words, out.hits, _covered(text, out.hits)))
+        out.hits.extend(self.phrases(q, _covered(text, out.hits), words))
         if q.word_count <= 6 and not any(h.strong for h in out.hits):
             out.hits.extend(self._whole_query(q.stripped, fuzzy_hits))
         out.hits.extend(fuzzy_hits)
@@ -228,27 +255,35 @@ class Recognizer:
         fuzzy_hits: list[Hit] = []
         for m in WORD_TOKEN.finditer(q.text):
             token = m.group(0)
-            if token not in known:
-                found = self.word_code(token)
-                rank = {id(e): i for i, e in enumerate(self.order([c.entry for c in found], "", q, token))}
-                known[token] = sorted(found, key=lambda c: rank[id(c.entry)])
-            if known[token] and len(out.hits) < MAX_HITS:
-                out.hits.append(Hit(m.start(), m.end(), token, known[token], True, "word"))
-            elif not known[token]:
-                if token not in typos:
-                    typos[token] = self.fuzzy(token) if _typo_shaped(token) else []
-                fuzzy_hits.extend(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9) for c, r in typos[token])
+            candidates = known.get(token)
+            if candidates is None:
+                candidates = known[token] = self._ordered_word_code(q, token)
+            if candidates:
+                if len(out.hits) < MAX_HITS:
+                    out.hits.append(Hit(m.start(), m.end(), token, candidates, True, "word"))
+                continue
+            if token not in typos:
+                typos[token] = self.fuzzy(token) if _typo_shaped(token) else []
+            for c, r in typos[token]:
+                fuzzy_hits.append(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9))
         return fuzzy_hits
 
-    def _listed_words(self, text: str, hits: list[Hit], taken: bytearray) -> list[Hit]:
+    def _ordered_word_code(self, q: Question, token: str) -> list[Candidate]:
+        found = self.word_code(token)
+        if not found:
+            return found
+        rank = {id(e): i for i, e in enumerate(self.order([c.entry for c in found], "", q, token))}
+        return sorted(found, key=lambda c: rank[id(c.entry)])
+
+    def _listed_words(self, words: _Words, hits: list[Hit], taken: bytearray) -> list[Hit]:
         """Single-word codes listed next to codes of the same source ("customer-busy, some voicemail")."""
         sources = {h.candidates[0].entry.source for h in hits if h.strong and h.context == "word"}
         out: list[Hit] = []
         if not sources:
             return out
-        for m in PHRASE_WORD.finditer(text):
-            word = m.group(0).lower()
-            if word not in self.single_words or taken[m.start()]:
+        single = self.single_words
+        for m, word in zip(words.matches, words.lower):
+            if word not in single or taken[m.start()]:
                 continue
             entries = [e for e in self.by_key[word] if e.source in sources and e.code == word]
             if entries:
@@ -272,6 +307,28 @@ class Recognizer:
             name = OTHER_VENDORS[vendor.group(1).lower()]
             out.note_unknown(f"{number.group(0)} looks like a {name} error code; {name}'s own codes are not in the "
                              f"catalog yet. Look it up in {name}'s error reference.")
+
+
+def _entire_key(stripped: str) -> str:
+    """The key of the whole question, to compare with words and phrases ("" for none): with a digit in it,
+    it equals none of them, and a long paste's key is not worth making."""
+    return "" if DIGIT.search(stripped) else code_key(stripped)
+
+
+def _keyed_words(text: str) -> list[tuple[int, int]]:
+    """Spans of the values a field name calls a code or reason, in order (KEYED_WORD's group)."""
+    if text.isascii():  # lower-casing keeps every position, and re.I adds no ASCII-only equivalences
+        return [m.span(1) for m in KEYED_WORD_LOWER.finditer(text.lower())]
+    return [m.span(1) for m in KEYED_WORD.finditer(text)]
+
+
+class _Words:
+    """The words (PHRASE_WORD) of one text, read once for the listed-word and the phrase passes."""
+
+    def __init__(self, text: str):
+        self.matches = list(PHRASE_WORD.finditer(text))
+        # Words hold no blank, so one join, one lower() and one split give every word's lower case.
+        self.lower = " ".join(PHRASE_WORD.findall(text)).lower().split(" ") if self.matches else []
 
 
 def _covered(text: str, hits: list[Hit]) -> bytearray:

@@ -11,7 +11,9 @@ import re
 _SLACK_LINK = re.compile(r"<((?:https?|mailto|tel):[^|>]*)(?:\|([^>]*))?>")
 _SLACK_REF = re.compile(r"<[@#!][^>]*>")
 # Slack emphasis around a token: _-2008_, *customer-busy*, ~486~ (but not a wildcard such as *-401-*).
-_EMPHASIS = re.compile(r"(?<![\w*_~])([_*~])([^\s*_~](?:[^*_~\n]*[^\s*_~-])?)\1(?![\w*_~])")
+# The mark comes first and the look back after it, so the scan skips to the next mark instead of trying
+# every position of a long paste.
+_EMPHASIS = re.compile(r"([_*~])(?<![\w*_~][_*~])([^\s*_~](?:[^*_~\n]*[^\s*_~-])?)\1(?![\w*_~])")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
                         "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "`": " "})
 _WORD = re.compile(r"[a-z0-9]+")

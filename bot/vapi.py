@@ -64,15 +64,26 @@ def main_component(provider: str) -> str:
 _ORDER = ("llm", "voice", "transcriber", "video", "other")
 
 
+_PREFIX_STARTS = tuple(prefix for prefix, _ in PREFIXES)
+
+
 def split_prefix(code: str) -> tuple[str | None, str]:
     """(fault, rest of the code) for a prefixed code, else (None, code)."""
+    if not code.startswith(_PREFIX_STARTS):  # one C-level test answers for most tokens of a paste
+        return None, code
     for prefix, fault in PREFIXES:
         if code.startswith(prefix):
             return fault, code[len(prefix):]
     return None, code
 
 
+_PROVIDER_STARTS = tuple(p + "-" for p in ALL_PROVIDERS)
+
+
 def _provider(rest: str) -> str | None:
+    """The provider a code names first, longest name first (`azure-openai` before `azure`)."""
+    if not rest.startswith(_PROVIDER_STARTS):  # one C-level test rejects most tokens of a paste
+        return None
     return next((p for p in ALL_PROVIDERS if rest.startswith(p + "-")), None)
 
 

@@ -173,3 +173,68 @@ def test_code_keys_of_long_texts_are_not_memoised() -> None:
     paste = "Busy Here " * 500
     assert code_key(paste) == "-".join(["busy-here"] * 500)
     assert _token_key.cache_info().currsize == 2  # the two short ones only
+
+
+# ---- fast paths must agree with the patterns they stand in for ------------------------------------
+
+def _sample_texts(engine) -> list[str]:
+    """Texts that hold every catalog code and alias, the stack fixtures' logs and a bench-sized paste, in
+    several spellings, plus the non-ASCII letters re.I matches to ASCII ones (long s, Kelvin sign)."""
+    import yaml
+    from pathlib import Path
+
+    from bench.queries import log_paste
+
+    stacks = yaml.safe_load((Path(__file__).parent / "fixtures" / "stack-logs.yaml").read_text(encoding="utf-8"))
+    texts = [case["text"] for case in stacks] + log_paste(6000).split("\n")
+    for entry in engine.catalog.entries:
+        for name in (entry.code, *entry.aliases):
+            texts += [f"endedReason={name}", f'"STATUS": "{name.upper()}"', f"Hangup_Cause: {name.title()}",
+                      f"sessionId={name}-1 callId={name} on {name}"]
+    texts += [f"{vendor.upper()} said {vendor.title()}"
+              for source in engine.catalog.sources.values() for vendor in source.vendor_words]
+    return texts + [t.replace("s", "\u017f").replace("k", "\u212a") for t in texts[:400]]
+
+
+def test_keyed_words_read_as_the_case_blind_pattern(engine) -> None:
+    from bot.recognize import KEYED_WORD, _keyed_words
+
+    texts = _sample_texts(engine)
+    assert any(_keyed_words(t) for t in texts) and _keyed_words("\u017ftatus=busy")  # long s: not ASCII
+    for text in texts:
+        assert _keyed_words(text) == [m.span(1) for m in KEYED_WORD.finditer(text)], text
+
+
+def test_id_needles_never_skip_a_rule_that_matches(engine) -> None:
+    from bot.ids import _RULES, _may_match
+
+    every_kind = 'assistantId=asst-1 subAccountId=sub-2 +15550100101 "call": {"id": "c-3"} 10:00:01 leg callId=c-4'
+    for text in [*_sample_texts(engine), every_kind, "Call-ID: a1@host", "\u017fe\u017f\u017fion=abc123"]:
+        kept = {kind for kind, _ in _may_match(text)}
+        assert {kind for kind, rx, _ in _RULES if rx.search(text)} <= kept, text
+
+
+def test_vendor_needles_never_skip_a_source_the_text_names(engine) -> None:
+    recognizer = engine.recognizer
+    texts = _sample_texts(engine)
+    for text in texts:
+        assert recognizer.mentioned(text) == {sid for sid, rx in recognizer.vendor_rx.items() if rx.search(text)}, text
+    assert any(recognizer.mentioned(t) for t in texts)
+
+
+def test_phrase_starts_never_skip_a_phrase(engine) -> None:
+    from bot.recognize import _entire_key, _Words
+    from bot.text import code_key
+
+    recognizer = engine.recognizer
+    texts = [name.replace("-", " ") for e in engine.catalog.entries for name in (e.code, *e.aliases)]
+    texts += [f"10:00:01 got {t.title()} then {t.upper()}, {t}" for t in texts] + _sample_texts(engine)
+    found = 0
+    for text in texts:
+        words, stripped = _Words(text), text.strip().strip("\"'`.,;:!?()[]{}")
+        free = bytearray(len(text) + 1)
+        full = [i for i in range(len(words.lower)) if recognizer._phrase_at(text, words, free, i, code_key(stripped))]
+        starts = recognizer._phrase_starts(words.lower, _entire_key(stripped))
+        assert set(full) <= set(starts), text
+        found += len(full)
+    assert found > len(engine.catalog.entries)  # the texts hold phrases to find
