@@ -224,7 +224,7 @@ class Recognizer:
         """Every code in `text` (already normalised), in order of first appearance (at most MAX_HITS)."""
         out = Recognition()
         q = Question(text, self.mentioned(text), self.sip_words, HTTP_WORDS, WEBSOCKET)
-        fuzzy_hits = self._word_codes(q, out)
+        typos = self._word_codes(q, out)
         for start, end in _keyed_words(text):
             value = text[start:end]
             key = code_key(value)
@@ -241,18 +241,19 @@ class Recognizer:
         words = _Words(text)
         out.hits.extend(self._listed_words(words, out.hits, _covered(text, out.hits)))
         out.hits.extend(self.phrases(q, _covered(text, out.hits), words))
-        if q.word_count <= 6 and not any(h.strong for h in out.hits):
-            out.hits.extend(self._whole_query(q.stripped, fuzzy_hits))
-        out.hits.extend(fuzzy_hits)
+        if not any(h.strong for h in out.hits):
+            fuzzy_hits = self._typos(typos)
+            if q.word_count <= 6:
+                out.hits.extend(self._whole_query(q.stripped, fuzzy_hits))
+            out.hits.extend(fuzzy_hits)
         self._other_vendor_note(text, out)
         out.hits = _first_per_span(sorted(out.hits, key=lambda h: h.start))
         return out
 
-    def _word_codes(self, q: Question, out: Recognition) -> list[Hit]:
-        """Word-shaped codes into `out`; returns the typo candidates (used only if nothing better is found)."""
+    def _word_codes(self, q: Question, out: Recognition) -> list[re.Match[str]]:
+        """Word-shaped codes into `out`; returns the unknown tokens shaped like a typo of one."""
         known: dict[str, list[Candidate]] = {}
-        typos: dict[str, list[tuple[Candidate, float]]] = {}
-        fuzzy_hits: list[Hit] = []
+        typos: list[re.Match[str]] = []
         for m in WORD_TOKEN.finditer(q.text):
             token = m.group(0)
             candidates = known.get(token)
@@ -261,12 +262,21 @@ class Recognizer:
             if candidates:
                 if len(out.hits) < MAX_HITS:
                     out.hits.append(Hit(m.start(), m.end(), token, candidates, True, "word"))
-                continue
-            if token not in typos:
-                typos[token] = self.fuzzy(token) if _typo_shaped(token) else []
-            for c, r in typos[token]:
-                fuzzy_hits.append(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9))
-        return fuzzy_hits
+            elif _typo_shaped(token):
+                typos.append(m)
+        return typos
+
+    def _typos(self, tokens: list[re.Match[str]]) -> list[Hit]:
+        """Close spellings of known codes, for a text in which no code was recognised (they would not count
+        beside one, and the typo search is the costliest step at 100,000 entries)."""
+        found: dict[str, list[tuple[Candidate, float]]] = {}
+        hits: list[Hit] = []
+        for m in tokens:
+            token = m.group(0)
+            if token not in found:
+                found[token] = self.fuzzy(token)
+            hits.extend(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9) for c, r in found[token])
+        return hits
 
     def _ordered_word_code(self, q: Question, token: str) -> list[Candidate]:
         found = self.word_code(token)

@@ -238,3 +238,22 @@ def test_phrase_starts_never_skip_a_phrase(engine) -> None:
         assert set(full) <= set(starts), text
         found += len(full)
     assert found > len(engine.catalog.entries)  # the texts hold phrases to find
+
+
+def test_typos_are_looked_for_only_when_no_code_was_recognised(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    real = engine.recognizer.fuzzy
+    monkeypatch.setattr(engine.recognizer, "fuzzy", lambda token: asked.append(token) or real(token))
+    engine.recognizer.find("endedReason=customer-busy; then custommer-ended-call on the retry")
+    assert asked == []  # a recognised code wins over any typo: the costly search is skipped
+    hits = engine.recognizer.find("we saw custommer-ended-call on the retry of that call today").hits
+    assert asked == ["custommer-ended-call"] and [h.context for h in hits] == ["fuzzy"]
+
+
+def test_ids_of_a_long_paste_come_from_the_lines_of_its_codes_not_of_its_typos(ask) -> None:
+    filler = "\n".join(f"2026-12-03 08:{i % 60:02d}:00 INFO heartbeat ok" for i in range(150))
+    paste = (f"{filler}\ncallId=7d3c1f9e-1111-4a2b-9c3d-000000000001 endedReason=customer-busy\n"
+             f"callId=7d3c1f9e-2222-4a2b-9c3d-000000000002 note custommer-ended-call\n{filler}")
+    assert len(paste) > 4000
+    ids = [i.value for i in ask(paste).ids]
+    assert any(v.endswith("0001") for v in ids) and not any(v.endswith("0002") for v in ids)
