@@ -6,13 +6,15 @@ requirement so that a question about lunch finds nothing instead of a guess.
 
 Only the few hundred best word matches are ranked finely. In a vast catalog they are found without scoring
 every entry that shares a word with the question: a branch and bound over each word's weight classes rules
-most entries out in groups, with exactly the result of scoring them all.
+most entries out in groups, with exactly the result of scoring them all. Equal scores rank in catalog order
+(ascending entry id), also where they decide who makes a cut-off.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -296,26 +298,19 @@ class _Contest:
 
 
 class _Candidates:
-    """The entries that hold one of a question's rarer words, and their order, which breaks ties between equal
-    scores: the order of the set of ints they have always been collected in, one word's users after another's.
+    """The entries that hold one of a question's rarer words. Collecting tens of thousands of entries costs
+    more than finding the best of them, so they are collected only when asked for all of them."""
 
-    Collecting tens of thousands of entries costs more than finding the best of them, so a vast list is not
-    collected: a set of ints whose table has outgrown every entry id iterates in ascending order, however it
-    was filled (see `_ascending_from`), and the users of one word alone fill it that far. Smaller lists are
-    collected as they always were, but read in that order too when they have grown as far.
-    """
-
-    def __init__(self, users: list[dict[int, float]], ordered_from: int):
-        self.users, self.ordered_from = users, ordered_from
-        self.ordered = max(map(len, users), default=0) >= ordered_from
+    def __init__(self, users: list[dict[int, float]]):
+        self.users = users
         self.listed = sum(map(len, users))  # the work of collecting them
-        self._members = None if self.ordered else _collect(users)
+        self._members: set[int] | None = None
 
     @property
     def members(self) -> set[int]:
         """Every candidate, collected on first use (a vast list only when the search gives up pruning)."""
         if self._members is None:
-            self._members = _collect(self.users)
+            self._members = set().union(*self.users)
         return self._members
 
     def among(self, entries: AbstractSet[int]) -> set[int]:
@@ -324,36 +319,11 @@ class _Candidates:
             return self._members & entries
         return {i for i in entries if any(i in users for users in self.users)}
 
-    def in_order(self, scores: dict[int, float]) -> dict[int, float]:
-        """`scores` (of candidates) in candidate order."""
-        if self.ordered or len(self.members) >= self.ordered_from:
-            return {i: scores[i] for i in sorted(scores)}
-        return {i: scores[i] for i in filter(scores.__contains__, self.members)}
 
-
-def _collect(users: list[dict[int, float]]) -> set[int]:
-    out: set[int] = set()
-    for entries in users:
-        out.update(entries.keys())
-    return out
-
-
-def _ascending_from(largest: int) -> int:
-    """How many distinct ints of 0..`largest` a set must hold for it to iterate them in ascending order.
-
-    CPython hashes an int to itself and places it in slot `hash & (table size - 1)`, moving on to another slot
-    only when that one is taken. Once the table has more slots than `largest`, every int has a slot of its own
-    (a resize re-places them all), so iteration, which walks the slots, is ascending. A set grows its table,
-    never shrinking it, when it is 3/5 full: to the smallest power of two above 4 times (2 times above
-    50,000) its size. tests/test_symptoms_scale.py holds this to the interpreter.
-    """
-    size, count = 8, 0
-    while size <= largest:
-        count = -(-(size - 1) * 3 // 5)
-        wanted = count * 2 if count > 50_000 else count * 4
-        while size <= wanted:
-            size <<= 1
-    return count
+def _best_first(scores: dict[int, float], count: int) -> list[int]:
+    """The `count` best-scored entries, best first. Equal scores go in catalog order (ascending entry id):
+    a rule of its own, so that no answer depends on how its entries happened to be collected."""
+    return [-negated for _, negated in heapq.nlargest(count, zip(scores.values(), map(operator.neg, scores)))]
 
 
 def _field_text(entry: Entry, name: str) -> str:
@@ -383,7 +353,6 @@ class SymptomIndex:
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / len(p)) for t, p in self.postings.items()}
         self.classes = {t: _classes(p) for t, p in self.postings.items() if len(p) > SMALL_CLASS}
-        self.ordered_from = max(_ascending_from(n - 1), SHORTLIST + 1)
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
         by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
@@ -440,7 +409,7 @@ class SymptomIndex:
                 required.append((term, alts))
         # A word listed again would add no entry (a synonym of itself): listed once, the set is the same.
         words = dict.fromkeys(word for term, alts in required for word in (term, *alts))
-        return _Candidates([self.postings.get(word, {}) for word in words], self.ordered_from)
+        return _Candidates([self.postings.get(word, {}) for word in words])
 
     def _level(self, word: _Word, term: str, synonyms: set[str]) -> _Level:
         """The weight classes of a question word and of its synonyms, as gains for this question."""
@@ -482,11 +451,11 @@ class SymptomIndex:
                        self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, _, synonyms in query]
         score = _Scorer(asked, total)
         candidates = self._candidates(query, total, vendor_mass)
-        if not candidates.ordered and len(candidates.members) <= SHORTLIST:
+        if candidates.listed <= SHORTLIST:
             base = score(candidates.members)
         else:  # only the SHORTLIST best are ranked below: find those without scoring every candidate
             levels = [self._level(w, t, synonyms) for w, (t, _, synonyms) in zip(asked, query)]
-            base = candidates.in_order(_Contest(levels, score, candidates).run())
+            base = _Contest(levels, score, candidates).run()
         return self._rank(base, query, vendors, limit, max(MIN_SCORE, floor))
 
     def _vendors(self, low: str) -> _Vendors:
@@ -501,32 +470,33 @@ class SymptomIndex:
 
     def _rank(self, base: dict[int, float], query: _Query, vendors: _Vendors,
               limit: int, floor: float) -> list[Scored]:
-        """The best word matches, with the finer phrase and source adjustments, best first.
+        """The best word matches, with the finer phrase and source adjustments, best first; equal scores in
+        catalog order (ascending entry id).
 
         Only the SHORTLIST best word matches are considered: in a real catalog that is every qualifying entry,
         in a vast one it bounds the work. The phrase bonus (the slow part) is skipped for an entry that could
-        not make the first `limit` even with the largest bonus; it would sort after those on a tie.
+        not make the first `limit` even with the largest bonus.
         """
         positions = [{t, *alts} for t, alts, _ in query]
         union = set().union(*positions)
         bigrams = [self.postings.get(b, {}) for b in _bigrams([t for t, _, _ in query])]
-        ranked: list[tuple[float, int]] = []  # (score, entry) of each that reaches `floor`
-        kept: list[float] = []  # the `limit` best scores so far, smallest first
-        for i in heapq.nlargest(SHORTLIST, base, key=base.__getitem__):
+        ranked: list[tuple[float, int]] = []  # (score, -entry) of each that reaches `floor`: larger ranks first
+        kept: list[tuple[float, int]] = []  # the `limit` best of those so far, smallest first
+        for i in _best_first(base, SHORTLIST):
             component = self.facets[i].get("component")
             if vendors.serves is not None and component in PIPELINE and component not in vendors.serves:
                 continue  # "deepgram api key": Deepgram is no LLM, so the LLM families do not apply
             words_bonus = sum(0.04 for b in bigrams if i in b)
             full = 0 < limit <= len(kept)
-            if full and self._final(i, base[i] + (words_bonus + MAX_PHRASE_BONUS), vendors) <= kept[0]:
+            if full and (self._final(i, base[i] + (words_bonus + MAX_PHRASE_BONUS), vendors), -i) < kept[0]:
                 continue
             phrase_bonus = words_bonus + _longest_phrase(self.phrases[i], positions, union)
             score = self._final(i, base[i] + phrase_bonus, vendors)
             if score >= floor:
-                ranked.append((score, i))
-                (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, score)
-        ranked.sort(key=lambda r: -r[0])
-        return [self._scored(i, score, vendors) for score, i in ranked[:limit]]
+                ranked.append((score, -i))
+                (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, (score, -i))
+        ranked.sort(reverse=True)
+        return [self._scored(-negated, score, vendors) for score, negated in ranked[:limit]]
 
     def _scored(self, i: int, score: float, vendors: _Vendors) -> Scored:
         facets = dict(self.facets[i])
