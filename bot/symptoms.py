@@ -16,8 +16,9 @@ import itertools
 import math
 import operator
 import re
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ TYPO_CUTOFF = 82.0
 PROSE_WEIGHT = 1.0 + EXTRA_FIELD * 1.0  # the most a word weighs in the meaning and symptom alone
 SMALL_CLASS = 64  # entries of one weight few enough to list even when they only mention the word in prose
 SMALL_BRANCH = 64  # entries few enough to score outright
+SMALL_LIST = 4 * SHORTLIST  # candidates listed few enough to collect, to see if they are few enough to score
 BOUND_SLACK = 1e-9  # bounds add in another order than scores do
 LOOKUP_COST = 30  # one weight lookup against steps of set intersection; from 2 to 30 as fast at 100k entries
 WORK_BUDGET = 3  # entries handled per candidate before scoring every candidate is the cheaper way
@@ -160,6 +162,47 @@ class _Classes:
     listed: tuple[tuple[float, frozenset[int]], ...]
     rest: float
     known: frozenset[int] | None
+
+    def __reduce__(self) -> tuple:
+        """Pickled as packed entry ids, unpickled onto the shared entry id objects (see `_shared_ids`);
+        `known`, the union of the listed, is not pickled but made again."""
+        return _listed_classes, (tuple((weight, _packed(members)) for weight, members in self.listed), self.rest)
+
+
+def _listed_classes(listed: tuple[tuple[float, bytes], ...], rest: float) -> _Classes:
+    """Weight classes of the `listed` (packed) entries, and the bound `rest` of all other users."""
+    groups = tuple((weight, frozenset(_shared_ids(packed))) for weight, packed in listed)
+    return _Classes(groups, rest, frozenset().union(*(members for _, members in groups)) if rest else None)
+
+
+class _Weights(dict[int, float]):
+    """One term's users, entry -> weight. Pickled compactly (packed ids, one byte per weight: a weight is one
+    of at most 63 sums of field weights) and unpickled onto shared entry ids and one float per distinct weight:
+    millions of ints and floats, one per posting, were most of the unpacked index."""
+
+    def __reduce__(self) -> tuple:
+        weights = tuple(dict.fromkeys(self.values()))
+        code = {weight: k for k, weight in enumerate(weights)}
+        return _unpacked_weights, (_packed(self), weights, bytes(map(code.__getitem__, self.values())))
+
+
+def _unpacked_weights(ids: bytes, weights: tuple[float, ...], codes: bytes) -> _Weights:
+    return _Weights(zip(_shared_ids(ids), map(weights.__getitem__, codes)))
+
+
+def _packed(ids: Iterable[int]) -> bytes:
+    return array("i", ids).tobytes()
+
+
+_ENTRY_IDS: dict[int, int] = {}  # entry id -> the one int object every unpickled map and set holds for it
+
+
+def _shared_ids(packed: bytes) -> Iterator[int]:
+    """Packed entry ids as int objects shared by every unpickled map and set: pickle would give each its own
+    (28 bytes per posting). Interned in a dict, not a list: two threads unpacking at once cannot misplace one."""
+    ids = array("i")
+    ids.frombytes(packed)
+    return map(_ENTRY_IDS.setdefault, ids, ids)
 
 
 @dataclass(frozen=True)
@@ -317,7 +360,7 @@ class _Candidates:
         """The candidates among `entries`."""
         if self._members is not None:
             return self._members & entries
-        return {i for i in entries if any(i in users for users in self.users)}
+        return set().union(*(users.keys() & entries for users in self.users))
 
 
 def _best_first(scores: dict[int, float], count: int) -> list[int]:
@@ -339,7 +382,7 @@ class SymptomIndex:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        postings: dict[str, dict[int, float]] = defaultdict(dict)
+        postings: dict[str, _Weights] = defaultdict(_Weights)
         for i, entry in enumerate(catalog.entries):
             per_field: dict[str, list[float]] = defaultdict(list)
             for name, weight in FIELD_WEIGHTS:
@@ -348,7 +391,7 @@ class SymptomIndex:
             # The best field counts in full; a word repeated in other fields adds a little (it is central).
             for t, ws in per_field.items():
                 postings[t][i] = max(ws) + EXTRA_FIELD * (sum(ws) - max(ws))
-        # Entries in catalog order, per term; plain dicts: a lookup while answering must never write.
+        # Entries in catalog order, per term; no defaultdicts: a lookup while answering must never write.
         self.postings = dict(postings)
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / len(p)) for t, p in self.postings.items()}
@@ -358,7 +401,8 @@ class SymptomIndex:
         for term in self.vocabulary:
             by_initial[term[0]].append(term)
         self.by_initial = dict(by_initial)
-        self.phrases = [_phrases(entry) for entry in catalog.entries]
+        shared: dict[object, object] = {}
+        self.phrases = [_phrases(entry, shared) for entry in catalog.entries]
         # What a code says about itself (a Vapi provider code names its component) plus the entry's own facets.
         self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]
         alternatives = [(k, _alternatives(v)) for k, v in SYNONYMS]
@@ -451,7 +495,7 @@ class SymptomIndex:
                        self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, _, synonyms in query]
         score = _Scorer(asked, total)
         candidates = self._candidates(query, total, vendor_mass)
-        if candidates.listed <= SHORTLIST:
+        if candidates.listed <= SMALL_LIST and len(candidates.members) <= SHORTLIST:
             base = score(candidates.members)
         else:  # only the SHORTLIST best are ranked below: find those without scoring every candidate
             levels = [self._level(w, t, synonyms) for w, (t, _, synonyms) in zip(asked, query)]
@@ -552,23 +596,28 @@ class _Scorer:
         return out
 
 
-def _phrases(entry: Entry) -> list[tuple[tuple[str, ...], frozenset[str]]]:
-    """Multi-word titles, aliases and keywords as word tuples (and their word sets), for the phrase bonus."""
+def _phrases(entry: Entry, shared: dict[object, object]) -> tuple[tuple[str, ...], ...]:
+    """Multi-word titles, aliases and keywords as word tuples, for the phrase bonus.
+
+    Entries borrow each other's phrases (a vendor's list repeats itself), so each distinct word, phrase and
+    list of phrases is kept once, in `shared`: pickling keeps that sharing, it does not create it.
+    """
     out = []
     for text in (entry.title, *entry.aliases, *entry.keywords):
-        terms = tuple(content_words(text))
+        terms = tuple(shared.setdefault(w, w) for w in content_words(text))
         if len(terms) >= 2:
-            out.append((terms, frozenset(terms)))
-    return out
+            out.append(shared.setdefault(terms, terms))
+    listed = tuple(out)
+    return shared.setdefault(listed, listed)  # type: ignore[return-value]
 
 
-def _longest_phrase(phrases: list[tuple[tuple[str, ...], frozenset[str]]], query: list[set[str]], union: set[str]) -> float:
+def _longest_phrase(phrases: tuple[tuple[str, ...], ...], query: list[set[str]], union: set[str]) -> float:
     """A bonus when one of the entry's own phrases appears whole, in order, in the question; each question
     word may stand in by one of its synonyms ("tts broke" meets "tts failed")."""
     best = 0
-    for phrase, word_set in phrases:
+    for phrase in phrases:
         size = len(phrase)
-        if size <= best or not word_set <= union:
+        if size <= best or not union.issuperset(phrase):
             continue
         if any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
             best = size
@@ -595,11 +644,11 @@ def _key(alternatives: set[str]) -> str:
     return " ".join(sorted(alternatives))
 
 
-def _best(postings: list[dict[int, float]]) -> dict[int, float]:
+def _best(postings: list[_Weights]) -> _Weights:
     """Each entry's highest weight among `postings` (one of them: itself, shared rather than copied)."""
     if len(postings) == 1:
         return postings[0]
-    out: dict[int, float] = {}
+    out = _Weights()
     for users in postings:
         for i, weight in users.items():
             if weight > out.get(i, 0.0):

@@ -106,6 +106,18 @@ def test_index_survives_pickling(vast: SymptomIndex) -> None:
     _same(_answers(copy, QUESTIONS), _answers(vast, QUESTIONS))
 
 
+def test_unpickled_index_holds_the_same_maps_on_shared_objects(vast: SymptomIndex) -> None:
+    """Packed for pickling, the index comes back equal, each entry id one object, shared maps still shared."""
+    copy = pickle.loads(pickle.dumps(vast, protocol=pickle.HIGHEST_PROTOCOL))
+    for name in ("postings", "synonym_users", "classes", "synonym_classes", "phrases", "idf"):
+        assert getattr(copy, name) == getattr(vast, name), name
+    ids: dict[int, int] = {}
+    for users in (*copy.postings.values(), *(m for c in copy.classes.values() for _, m in c.listed)):
+        assert all(ids.setdefault(i, i) is i for i in users)
+    shared = [key for key, users in vast.synonym_users.items() if any(users is p for p in vast.postings.values())]
+    assert shared and all(any(copy.synonym_users[k] is p for p in copy.postings.values()) for k in shared)
+
+
 def test_answers_of_a_single_search_are_scored(vast: SymptomIndex) -> None:
     results = vast.search(normalize("caller hears silence after transfer"))
     assert results and all(isinstance(r, Scored) for r in results)
