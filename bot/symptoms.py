@@ -6,16 +6,19 @@ requirement so that a question about lunch finds nothing instead of a guess.
 
 Only the few hundred best word matches are ranked finely. In a vast catalog they are found without scoring
 every entry that shares a word with the question: a branch and bound over each word's weight classes rules
-most entries out in groups, with exactly the result of scoring them all.
+most entries out in groups, with exactly the result of scoring them all. Equal scores rank in catalog order
+(ascending entry id), also where they decide who makes a cut-off.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import math
+import operator
 import re
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -46,6 +49,7 @@ TYPO_CUTOFF = 82.0
 PROSE_WEIGHT = 1.0 + EXTRA_FIELD * 1.0  # the most a word weighs in the meaning and symptom alone
 SMALL_CLASS = 64  # entries of one weight few enough to list even when they only mention the word in prose
 SMALL_BRANCH = 64  # entries few enough to score outright
+SMALL_LIST = 4 * SHORTLIST  # candidates listed few enough to collect, to see if they are few enough to score
 BOUND_SLACK = 1e-9  # bounds add in another order than scores do
 LOOKUP_COST = 30  # one weight lookup against steps of set intersection; from 2 to 30 as fast at 100k entries
 WORK_BUDGET = 3  # entries handled per candidate before scoring every candidate is the cheaper way
@@ -158,6 +162,49 @@ class _Classes:
     listed: tuple[tuple[float, frozenset[int]], ...]
     rest: float
     known: frozenset[int] | None
+
+    def __reduce__(self) -> tuple:
+        """Pickled as packed entry ids, unpickled onto the shared entry id objects (see `_shared_ids`);
+        `known`, the union of the listed, is not pickled but made again."""
+        return _listed_classes, (tuple((weight, _packed(members)) for weight, members in self.listed), self.rest)
+
+
+def _listed_classes(listed: tuple[tuple[float, bytes], ...], rest: float) -> _Classes:
+    """Weight classes of the `listed` (packed) entries, and the bound `rest` of all other users."""
+    groups = tuple((weight, frozenset(_shared_ids(packed))) for weight, packed in listed)
+    return _Classes(groups, rest, frozenset().union(*(members for _, members in groups)) if rest else None)
+
+
+class _Weights(dict[int, float]):
+    """One term's users, entry -> weight. Pickled compactly (packed ids, one byte per weight: a weight is one
+    of at most 63 sums of field weights) and unpickled onto shared entry ids and one float per distinct weight:
+    millions of ints and floats, one per posting, were most of the unpacked index. It unpickles as a plain
+    dict: the garbage collector stops tracking a dict of ints and floats, but not a subclass's, and a full
+    collection walking every posting took 30 ms out of one question."""
+
+    def __reduce__(self) -> tuple:
+        weights = tuple(dict.fromkeys(self.values()))
+        code = {weight: k for k, weight in enumerate(weights)}
+        return _unpacked_weights, (_packed(self), weights, bytes(map(code.__getitem__, self.values())))
+
+
+def _unpacked_weights(ids: bytes, weights: tuple[float, ...], codes: bytes) -> dict[int, float]:
+    return dict(zip(_shared_ids(ids), map(weights.__getitem__, codes)))
+
+
+def _packed(ids: Iterable[int]) -> bytes:
+    return array("i", ids).tobytes()
+
+
+_ENTRY_IDS: dict[int, int] = {}  # entry id -> the one int object every unpickled map and set holds for it
+
+
+def _shared_ids(packed: bytes) -> Iterator[int]:
+    """Packed entry ids as int objects shared by every unpickled map and set: pickle would give each its own
+    (28 bytes per posting). Interned in a dict, not a list: two threads unpacking at once cannot misplace one."""
+    ids = array("i")
+    ids.frombytes(packed)
+    return map(_ENTRY_IDS.setdefault, ids, ids)
 
 
 @dataclass(frozen=True)
@@ -296,64 +343,32 @@ class _Contest:
 
 
 class _Candidates:
-    """The entries that hold one of a question's rarer words, and their order, which breaks ties between equal
-    scores: the order of the set of ints they have always been collected in, one word's users after another's.
+    """The entries that hold one of a question's rarer words. Collecting tens of thousands of entries costs
+    more than finding the best of them, so they are collected only when asked for all of them."""
 
-    Collecting tens of thousands of entries costs more than finding the best of them, so a vast list is not
-    collected: a set of ints whose table has outgrown every entry id iterates in ascending order, however it
-    was filled (see `_ascending_from`), and the users of one word alone fill it that far. Smaller lists are
-    collected as they always were, but read in that order too when they have grown as far.
-    """
-
-    def __init__(self, users: list[dict[int, float]], ordered_from: int):
-        self.users, self.ordered_from = users, ordered_from
-        self.ordered = max(map(len, users), default=0) >= ordered_from
+    def __init__(self, users: list[dict[int, float]]):
+        self.users = users
         self.listed = sum(map(len, users))  # the work of collecting them
-        self._members = None if self.ordered else _collect(users)
+        self._members: set[int] | None = None
 
     @property
     def members(self) -> set[int]:
         """Every candidate, collected on first use (a vast list only when the search gives up pruning)."""
         if self._members is None:
-            self._members = _collect(self.users)
+            self._members = set().union(*self.users)
         return self._members
 
     def among(self, entries: AbstractSet[int]) -> set[int]:
         """The candidates among `entries`."""
         if self._members is not None:
             return self._members & entries
-        return {i for i in entries if any(i in users for users in self.users)}
-
-    def in_order(self, scores: dict[int, float]) -> dict[int, float]:
-        """`scores` (of candidates) in candidate order."""
-        if self.ordered or len(self.members) >= self.ordered_from:
-            return {i: scores[i] for i in sorted(scores)}
-        return {i: scores[i] for i in filter(scores.__contains__, self.members)}
+        return set().union(*(users.keys() & entries for users in self.users))
 
 
-def _collect(users: list[dict[int, float]]) -> set[int]:
-    out: set[int] = set()
-    for entries in users:
-        out.update(entries.keys())
-    return out
-
-
-def _ascending_from(largest: int) -> int:
-    """How many distinct ints of 0..`largest` a set must hold for it to iterate them in ascending order.
-
-    CPython hashes an int to itself and places it in slot `hash & (table size - 1)`, moving on to another slot
-    only when that one is taken. Once the table has more slots than `largest`, every int has a slot of its own
-    (a resize re-places them all), so iteration, which walks the slots, is ascending. A set grows its table,
-    never shrinking it, when it is 3/5 full: to the smallest power of two above 4 times (2 times above
-    50,000) its size. tests/test_symptoms_scale.py holds this to the interpreter.
-    """
-    size, count = 8, 0
-    while size <= largest:
-        count = -(-(size - 1) * 3 // 5)
-        wanted = count * 2 if count > 50_000 else count * 4
-        while size <= wanted:
-            size <<= 1
-    return count
+def _best_first(scores: dict[int, float], count: int) -> list[int]:
+    """The `count` best-scored entries, best first. Equal scores go in catalog order (ascending entry id):
+    a rule of its own, so that no answer depends on how its entries happened to be collected."""
+    return [-negated for _, negated in heapq.nlargest(count, zip(scores.values(), map(operator.neg, scores)))]
 
 
 def _field_text(entry: Entry, name: str) -> str:
@@ -369,7 +384,7 @@ class SymptomIndex:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        postings: dict[str, dict[int, float]] = defaultdict(dict)
+        postings: dict[str, _Weights] = defaultdict(_Weights)
         for i, entry in enumerate(catalog.entries):
             per_field: dict[str, list[float]] = defaultdict(list)
             for name, weight in FIELD_WEIGHTS:
@@ -378,18 +393,18 @@ class SymptomIndex:
             # The best field counts in full; a word repeated in other fields adds a little (it is central).
             for t, ws in per_field.items():
                 postings[t][i] = max(ws) + EXTRA_FIELD * (sum(ws) - max(ws))
-        # Entries in catalog order, per term; plain dicts: a lookup while answering must never write.
+        # Entries in catalog order, per term; no defaultdicts: a lookup while answering must never write.
         self.postings = dict(postings)
         n = max(len(catalog.entries), 1)
         self.idf = {t: math.log(1 + n / len(p)) for t, p in self.postings.items()}
         self.classes = {t: _classes(p) for t, p in self.postings.items() if len(p) > SMALL_CLASS}
-        self.ordered_from = max(_ascending_from(n - 1), SHORTLIST + 1)
         self.vocabulary = sorted(t for t in self.idf if "_" not in t and not t.isdigit() and len(t) >= 3)
         by_initial: dict[str, list[str]] = defaultdict(list)
         for term in self.vocabulary:
             by_initial[term[0]].append(term)
         self.by_initial = dict(by_initial)
-        self.phrases = [_phrases(entry) for entry in catalog.entries]
+        shared: dict[object, object] = {}
+        self.phrases = [_phrases(entry, shared) for entry in catalog.entries]
         # What a code says about itself (a Vapi provider code names its component) plus the entry's own facets.
         self.facets = [{**({} if e.is_family else vapi.parse(e.code)), **e.facet_map} for e in catalog.entries]
         alternatives = [(k, _alternatives(v)) for k, v in SYNONYMS]
@@ -440,7 +455,7 @@ class SymptomIndex:
                 required.append((term, alts))
         # A word listed again would add no entry (a synonym of itself): listed once, the set is the same.
         words = dict.fromkeys(word for term, alts in required for word in (term, *alts))
-        return _Candidates([self.postings.get(word, {}) for word in words], self.ordered_from)
+        return _Candidates([self.postings.get(word, {}) for word in words])
 
     def _level(self, word: _Word, term: str, synonyms: set[str]) -> _Level:
         """The weight classes of a question word and of its synonyms, as gains for this question."""
@@ -482,11 +497,11 @@ class SymptomIndex:
                        self.idf.get(t, UNKNOWN_IDF), t in as_typed) for t, _, synonyms in query]
         score = _Scorer(asked, total)
         candidates = self._candidates(query, total, vendor_mass)
-        if not candidates.ordered and len(candidates.members) <= SHORTLIST:
+        if candidates.listed <= SMALL_LIST and len(candidates.members) <= SHORTLIST:
             base = score(candidates.members)
         else:  # only the SHORTLIST best are ranked below: find those without scoring every candidate
             levels = [self._level(w, t, synonyms) for w, (t, _, synonyms) in zip(asked, query)]
-            base = candidates.in_order(_Contest(levels, score, candidates).run())
+            base = _Contest(levels, score, candidates).run()
         return self._rank(base, query, vendors, limit, max(MIN_SCORE, floor))
 
     def _vendors(self, low: str) -> _Vendors:
@@ -501,32 +516,33 @@ class SymptomIndex:
 
     def _rank(self, base: dict[int, float], query: _Query, vendors: _Vendors,
               limit: int, floor: float) -> list[Scored]:
-        """The best word matches, with the finer phrase and source adjustments, best first.
+        """The best word matches, with the finer phrase and source adjustments, best first; equal scores in
+        catalog order (ascending entry id).
 
         Only the SHORTLIST best word matches are considered: in a real catalog that is every qualifying entry,
         in a vast one it bounds the work. The phrase bonus (the slow part) is skipped for an entry that could
-        not make the first `limit` even with the largest bonus; it would sort after those on a tie.
+        not make the first `limit` even with the largest bonus.
         """
         positions = [{t, *alts} for t, alts, _ in query]
         union = set().union(*positions)
         bigrams = [self.postings.get(b, {}) for b in _bigrams([t for t, _, _ in query])]
-        ranked: list[tuple[float, int]] = []  # (score, entry) of each that reaches `floor`
-        kept: list[float] = []  # the `limit` best scores so far, smallest first
-        for i in heapq.nlargest(SHORTLIST, base, key=base.__getitem__):
+        ranked: list[tuple[float, int]] = []  # (score, -entry) of each that reaches `floor`: larger ranks first
+        kept: list[tuple[float, int]] = []  # the `limit` best of those so far, smallest first
+        for i in _best_first(base, SHORTLIST):
             component = self.facets[i].get("component")
             if vendors.serves is not None and component in PIPELINE and component not in vendors.serves:
                 continue  # "deepgram api key": Deepgram is no LLM, so the LLM families do not apply
             words_bonus = sum(0.04 for b in bigrams if i in b)
             full = 0 < limit <= len(kept)
-            if full and self._final(i, base[i] + (words_bonus + MAX_PHRASE_BONUS), vendors) <= kept[0]:
+            if full and (self._final(i, base[i] + (words_bonus + MAX_PHRASE_BONUS), vendors), -i) < kept[0]:
                 continue
             phrase_bonus = words_bonus + _longest_phrase(self.phrases[i], positions, union)
             score = self._final(i, base[i] + phrase_bonus, vendors)
             if score >= floor:
-                ranked.append((score, i))
-                (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, score)
-        ranked.sort(key=lambda r: -r[0])
-        return [self._scored(i, score, vendors) for score, i in ranked[:limit]]
+                ranked.append((score, -i))
+                (heapq.heappushpop if len(kept) >= limit else heapq.heappush)(kept, (score, -i))
+        ranked.sort(reverse=True)
+        return [self._scored(-negated, score, vendors) for score, negated in ranked[:limit]]
 
     def _scored(self, i: int, score: float, vendors: _Vendors) -> Scored:
         facets = dict(self.facets[i])
@@ -582,23 +598,28 @@ class _Scorer:
         return out
 
 
-def _phrases(entry: Entry) -> list[tuple[tuple[str, ...], frozenset[str]]]:
-    """Multi-word titles, aliases and keywords as word tuples (and their word sets), for the phrase bonus."""
+def _phrases(entry: Entry, shared: dict[object, object]) -> tuple[tuple[str, ...], ...]:
+    """Multi-word titles, aliases and keywords as word tuples, for the phrase bonus.
+
+    Entries borrow each other's phrases (a vendor's list repeats itself), so each distinct word, phrase and
+    list of phrases is kept once, in `shared`: pickling keeps that sharing, it does not create it.
+    """
     out = []
     for text in (entry.title, *entry.aliases, *entry.keywords):
-        terms = tuple(content_words(text))
+        terms = tuple(shared.setdefault(w, w) for w in content_words(text))
         if len(terms) >= 2:
-            out.append((terms, frozenset(terms)))
-    return out
+            out.append(shared.setdefault(terms, terms))
+    listed = tuple(out)
+    return shared.setdefault(listed, listed)  # type: ignore[return-value]
 
 
-def _longest_phrase(phrases: list[tuple[tuple[str, ...], frozenset[str]]], query: list[set[str]], union: set[str]) -> float:
+def _longest_phrase(phrases: tuple[tuple[str, ...], ...], query: list[set[str]], union: set[str]) -> float:
     """A bonus when one of the entry's own phrases appears whole, in order, in the question; each question
     word may stand in by one of its synonyms ("tts broke" meets "tts failed")."""
     best = 0
-    for phrase, word_set in phrases:
+    for phrase in phrases:
         size = len(phrase)
-        if size <= best or not word_set <= union:
+        if size <= best or not union.issuperset(phrase):
             continue
         if any(all(w in query[i + k] for k, w in enumerate(phrase)) for i in range(len(query) - size + 1)):
             best = size
@@ -625,11 +646,11 @@ def _key(alternatives: set[str]) -> str:
     return " ".join(sorted(alternatives))
 
 
-def _best(postings: list[dict[int, float]]) -> dict[int, float]:
+def _best(postings: list[_Weights]) -> _Weights:
     """Each entry's highest weight among `postings` (one of them: itself, shared rather than copied)."""
     if len(postings) == 1:
         return postings[0]
-    out: dict[int, float] = {}
+    out = _Weights()
     for users in postings:
         for i, weight in users.items():
             if weight > out.get(i, 0.0):
