@@ -37,7 +37,7 @@ class Engine:
     def symptoms(self) -> SymptomIndex:
         """The plain-words index. From the cache it is unpacked on first use: it is most of the engine's
         load time, and a code question (the usual CLI call) never needs it. Once unpacked, the packed bytes
-        go (at 100,000 entries they are 130 MiB)."""
+        go (tens of MiB at 100,000 entries)."""
         packed = self._symptoms_state  # read before the index: whoever drops the bytes has set the index first
         if self._symptoms is None:
             assert packed is not None
