@@ -57,15 +57,16 @@ def _label(size: int) -> str:
 def _engine_section(plan: Plan, results: Results, label: str, catalog: Catalog,
                     questions: dict[str, tuple[str, ...]], profiled: bool) -> None:
     """Latency of every kind of question on one catalog (and its profile, for the real and the largest)."""
-    engine, build_s = latency.build_engine(catalog)
+    built, build_s = latency.build_engine(catalog)
     entries = len(catalog.entries)
     results.catalogs.append(CatalogInfo(label, entries, sum(e.is_family for e in catalog.entries), build_s))
-    for kind, asked in questions.items():
-        cell = latency.measure(engine, label, entries, kind, asked, plan.samples, plan.cell_seconds)
-        results.latency.append(cell)
-        _say(f"  {label} {kind}: median {cell.median_ms:.2f} ms, p99 {cell.p99_ms:.2f} ms ({cell.samples} asks)")
-        if profiled:
-            results.profiles.append(latency.profile(engine, label, kind, asked))
+    with latency.served(built) as engine:
+        for kind, asked in questions.items():
+            cell = latency.measure(engine, label, entries, kind, asked, plan.samples, plan.cell_seconds)
+            results.latency.append(cell)
+            _say(f"  {label} {kind}: median {cell.median_ms:.2f} ms, p99 {cell.p99_ms:.2f} ms ({cell.samples} asks)")
+            if profiled:
+                results.profiles.append(latency.profile(engine, label, kind, asked))
 
 
 def _cli_section(results: Results, workdir: Path, label: str, knowledge: Path | None, runs: int) -> None:

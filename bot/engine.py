@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+import threading
 from pathlib import Path
 
 from .answer import Answer, FoundId, Match
@@ -22,6 +23,7 @@ ALTERNATE_SCORE = 92.0
 MAX_QUERY_CHARS = 100_000
 EXPLAINED_FLOOR = 75.0
 LONG_TEXT = 4000
+_UNPACKING = threading.Lock()  # rarely taken: once per engine loaded from the cache
 
 
 class Engine:
@@ -37,15 +39,17 @@ class Engine:
     def symptoms(self) -> SymptomIndex:
         """The plain-words index. From the cache it is unpacked on first use: it is most of the engine's
         load time, and a code question (the usual CLI call) never needs it. Once unpacked, the packed bytes
-        go (tens of MiB at 100,000 entries)."""
-        packed = self._symptoms_state  # read before the index: whoever drops the bytes has set the index first
+        go (tens of MiB at 100,000 entries). One thread unpacks; others asking meanwhile wait for it (at
+        100,000 entries each copy would cost hundreds of MiB)."""
         if self._symptoms is None:
-            assert packed is not None
-            index = SymptomIndex.__new__(SymptomIndex)
-            index.__dict__.update(pickle.loads(packed))
-            index.catalog = self.catalog  # the same Entry objects as the rest of the engine
-            self._symptoms = index  # two threads may both unpack on first use: same result, no harm
-            self._symptoms_state = None
+            with _UNPACKING:
+                if self._symptoms is None:
+                    assert self._symptoms_state is not None
+                    index = SymptomIndex.__new__(SymptomIndex)
+                    index.__dict__.update(pickle.loads(self._symptoms_state))
+                    index.catalog = self.catalog  # the same Entry objects as the rest of the engine
+                    self._symptoms = index
+                    self._symptoms_state = None
         return self._symptoms
 
     def __getstate__(self) -> dict[str, object]:

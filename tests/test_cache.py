@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -137,3 +138,28 @@ def test_warm_with_the_cache_off_still_checks(knowledge: Path, cache_home: Path,
     (knowledge / "zz-broken.yaml").write_text("source: [unclosed\n")
     with pytest.raises(KnowledgeError):
         cache.warm(knowledge)
+
+
+def test_threads_asking_at_once_unpack_the_plain_words_index_once(knowledge: Path, cache_home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from bot import engine as engine_module
+
+    engine = pickle.loads(pickle.dumps(cache.cached_engine(knowledge)))
+    unpacked: list[int] = []
+
+    def slow_loads(data: bytes) -> object:
+        unpacked.append(1)
+        time.sleep(0.2)  # long enough for every thread to arrive while the first one unpacks
+        return pickle.loads(data)
+
+    monkeypatch.setattr(engine_module, "pickle", SimpleNamespace(loads=slow_loads))
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(engine.symptoms)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(unpacked) == 1 and len({id(index) for index in seen}) == 1

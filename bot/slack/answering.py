@@ -371,7 +371,9 @@ class _ChildAnswers:
 
         self.tried = time.monotonic()
         try:
-            self.answerer = Answerer(self.config, get_engine(self.knowledge_dir), Store(self.config.db_path))
+            engine = get_engine(self.knowledge_dir)
+            engine.symptoms  # noqa: B018 - unpacked now, before the process says it is ready, not by a first asker
+            self.answerer = Answerer(self.config, engine, Store(self.config.db_path))
         except Exception as error:  # noqa: BLE001 - told to askers and retried, never a crash loop
             self.error = error
             self.ready.value = BROKEN
