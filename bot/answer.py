@@ -9,6 +9,10 @@ from typing import Any
 
 from .catalog import Entry, Source
 
+# How a match was reached when the question itself holds the code: its `token` is what was recognised.
+RECOGNISED_VIAS = ("exact", "pattern", "context")
+
+
 @dataclass(frozen=True)
 class FoundId:
     """An id or fact found in the question that support will ask for (a session id, a timestamp...)."""
@@ -38,7 +42,7 @@ class Match:
             "via": self.via,
             "patterns": list(self.entry.patterns),
             "facets": dict(self.facets),
-            "token": self.token if self.via in ("exact", "pattern", "context") else None,
+            "token": self.token if self.via in RECOGNISED_VIAS else None,
         }
 
 

@@ -16,7 +16,7 @@ from .catalog import Catalog, Entry, default_knowledge_dir, load
 from .ids import MAX_IDS, LineIds, find_ids
 from .recognize import Candidate, Hit, Recognizer
 from .symptoms import SymptomIndex
-from .text import content_words, normalize
+from .text import content_words, line_around, normalize
 
 MAX_OTHERS = 5
 ALTERNATE_SCORE = 92.0
@@ -102,7 +102,7 @@ class Engine:
         if not readings:
             return hit.candidates
         first = hit.candidates[0].entry
-        line = set(content_words(_line(text, hit.start, hit.end)))
+        line = set(content_words(line_around(text, hit.start)[1]))
         for entry, words in readings:
             if entry.source == first.source and entry is not first and words <= line:
                 rest = [c for c in hit.candidates if c.entry is not entry]
@@ -146,12 +146,6 @@ class Engine:
             if entry is not None and entry is not match.entry and entry not in out:
                 out.append(entry)
         return out
-
-
-def _line(text: str, start: int, end: int) -> str:
-    """The whole line(s) of text[start:end]."""
-    stop = text.find("\n", end)
-    return text[text.rfind("\n", 0, start) + 1:stop if stop >= 0 else len(text)]
 
 
 def code_contexts(catalog: Catalog) -> dict[str, list[tuple[Entry, frozenset[str]]]]:

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from .catalog import Entry
+from .text import line_around
 
 MAX_HITS = 200  # a paste with more codes than this is a dump, not a question; the first ones are answered
 
@@ -78,10 +79,8 @@ class Question:
 
     def line_at(self, position: int) -> tuple[int, Line]:
         """The line holding `position`: where it starts, and what it talks about."""
-        start = self.text.rfind("\n", 0, position) + 1
+        start, body = line_around(self.text, position)
         if start not in self._lines:
-            end = self.text.find("\n", position)
-            body = self.text[start: end if end >= 0 else len(self.text)]
             sip, http, websocket = (bool(p.search(body)) for p in self._patterns)
             self._lines[start] = Line(body, sip and not http, http, websocket)
         return start, self._lines[start]

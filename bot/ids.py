@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from .answer import FoundId
+from .text import line_around
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _IDVAL = rf"(?:{_UUID}|[A-Za-z0-9][A-Za-z0-9_.\-]{{1,80}})"
@@ -85,8 +86,7 @@ class LineIds:
 
     def near(self, position: int) -> list[FoundId]:
         """Ids on the line holding `position`."""
-        start = self.text.rfind("\n", 0, position) + 1
+        start, line = line_around(self.text, position)
         if start not in self._by_line:
-            end = self.text.find("\n", position)
-            self._by_line[start] = find_ids(self.text[start: end if end >= 0 else len(self.text)])
+            self._by_line[start] = find_ids(line)
         return self._by_line[start]

@@ -58,6 +58,13 @@ def _key(text: str) -> str:
 _token_key = functools.lru_cache(maxsize=4096)(_key)
 
 
+def line_around(text: str, position: int) -> tuple[int, str]:
+    """Where the line holding `position` starts, and that line (without its newline)."""
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return start, text[start: end if end >= 0 else len(text)]
+
+
 def stem(word: str) -> str:
     """A deliberately small stemmer: enough to make 'dropped', 'drops' and 'drop' meet."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..answer import Answer, FoundId, Match
+from ..answer import RECOGNISED_VIAS, Answer, FoundId, Match
 from ..catalog import ESCALATE_TO, OWNERS
 from ..text import normalize
 
@@ -282,7 +282,7 @@ def _short_line(match: Match) -> str:
 
 def _quality(match: Match) -> str:
     via = VIA_LABEL.get(match.via, match.via)
-    return via if match.via in ("exact", "pattern", "context") else f"{via}, {round(match.score)}%"
+    return via if match.via in RECOGNISED_VIAS else f"{via}, {round(match.score)}%"
 
 
 def _match_unit(match: Match, ids: list[FoundId], escalation_owners: Collection[str]) -> list[Block]:
