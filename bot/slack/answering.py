@@ -406,7 +406,7 @@ def answer_process(config: SlackConfig, knowledge_dir: Path | None, jobs: Connec
     with ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="voicecode-answer") as pool:
         while (job := _next_job(jobs, parent, answers.retry_if_due)) is not None:
             answers.retry_if_due()
-            respond = Respond(response_url=job.response_url) if job.response_url else None
+            respond = Respond(response_url=job.response_url, ssl=client.ssl) if job.response_url else None
             pool.submit(answers.run, job, client, respond)
 
 

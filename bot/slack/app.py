@@ -110,7 +110,8 @@ def thread_link(client: WebClient, channel: str, ts: str) -> str:
 
     The modal's trigger_id expires 3 s after the click, so this one call gets no retries and a short timeout.
     """
-    quick = WebClient(token=client.token, base_url=client.base_url, timeout=PERMALINK_TIMEOUT, retry_handlers=[])
+    quick = WebClient(token=client.token, base_url=client.base_url, timeout=PERMALINK_TIMEOUT, retry_handlers=[],
+                      ssl=client.ssl)
     try:
         return str(quick.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
     except (SlackApiError, OSError) as err:

@@ -5,7 +5,9 @@ answer process): a reply that cannot go to the channel still reaches the asker, 
 """
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
@@ -25,10 +27,38 @@ CANNOT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted
 MAX_RESPONSES = 5  # a response_url takes at most five posts
 
 
+# slack_sdk builds each request's and response's debug line (the whole JSON body) whenever its logger's own
+# level is NOTSET: it tests `logger.level <= DEBUG`, not `isEnabledFor(DEBUG)`.
+SDK_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
+
+
+def quiet_sdk_debug() -> None:
+    """Give slack_sdk's loggers an explicit level (INFO) unless debug logging is on, so no Web API call or
+    response_url post formats a debug line that is then dropped."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET and not logger.isEnabledFor(logging.DEBUG):
+            logger.setLevel(logging.INFO)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process. Without one, every HTTPS connection urllib opens (one per Web API call or
+    response_url post) builds a default context and loads the system's CA certificates again: ~30 ms of CPU."""
+    return ssl.create_default_context()
+
+
+def tls_for(url: str) -> ssl.SSLContext | None:
+    """The shared context for an https URL; None for plain http (a local fake), where urlopen would build an
+    opener per call just because a context was given."""
+    return tls_context() if url.startswith("https:") else None
+
+
 def make_client(config: SlackConfig) -> WebClient:
     """A Web API client that waits out rate limits and retries transient server and connection errors."""
+    quiet_sdk_debug()
     return WebClient(
-        token=config.bot_token, base_url=config.api_url,
+        token=config.bot_token, base_url=config.api_url, ssl=tls_for(config.api_url),
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2),
                         ServerErrorRetryHandler(max_retry_count=2)],
     )
