@@ -2,26 +2,44 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
-from bot.slack.config import SlackConfig
+import pytest
+
+from bot.slack.config import DEFAULT_API_URL, SlackConfig
 from bot.slack.posting import SDK_LOGGERS, make_client, tls_context
 
 
-def _config(api_url: str) -> SlackConfig:
-    return SlackConfig(bot_token="xoxb-t", signing_secret="s", app_token="", api_url=api_url, db_path=":memory:",
-                       passive_channels=frozenset(), allow_bots=False, escalation={}, default_escalation=None)
+@pytest.fixture
+def sdk_loggers() -> Iterator[list[logging.Logger]]:
+    """slack_sdk's loggers as a fresh process has them (level unset); every level is restored after the test
+    with setLevel, which also drops the answers loggers cache."""
+    loggers = [logging.getLogger(name) for name in SDK_LOGGERS]
+    root = logging.getLogger()
+    before = [(logger, logger.level) for logger in (*loggers, root)]
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+    yield loggers
+    for logger, level in before:
+        logger.setLevel(level)
 
 
 def test_https_clients_share_one_tls_context() -> None:
-    first, second = make_client(_config("https://slack.com/api/")), make_client(_config("https://slack.com/api/"))
+    assert DEFAULT_API_URL.startswith("https:")
+    first, second = make_client(SlackConfig(bot_token="xoxb-t")), make_client(SlackConfig(bot_token="xoxb-t"))
     assert first.ssl is tls_context() and second.ssl is tls_context()
 
 
 def test_plain_http_gets_no_context() -> None:
-    assert make_client(_config("http://127.0.0.1:1/api/")).ssl is None
+    assert make_client(SlackConfig(bot_token="xoxb-t", api_url="http://127.0.0.1:1/api/")).ssl is None
 
 
-def test_sdk_loggers_get_an_explicit_level() -> None:
-    make_client(_config("http://127.0.0.1:1/api/"))
-    for name in SDK_LOGGERS:
-        assert logging.getLogger(name).level > logging.DEBUG
+def test_sdk_loggers_get_an_explicit_level(sdk_loggers: list[logging.Logger]) -> None:
+    make_client(SlackConfig(bot_token="xoxb-t"))
+    assert all(logger.level == logging.INFO for logger in sdk_loggers)
+
+
+def test_sdk_debug_lines_stay_when_debug_logging_is_on(sdk_loggers: list[logging.Logger]) -> None:
+    logging.getLogger().setLevel(logging.DEBUG)
+    make_client(SlackConfig(bot_token="xoxb-t"))
+    assert all(logger.level == logging.NOTSET for logger in sdk_loggers)
