@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import itertools
 import re
+from collections.abc import Callable, Iterable, Iterator
 
 from rapidfuzz import fuzz, process
 
@@ -19,7 +21,7 @@ from .hits import MAX_HITS, Candidate, Hit, Question, Recognition
 from .numbers import NUMBER, NumberReader
 from .text import any_word, code_key
 
-WORD_TOKEN = re.compile(r"(?<![\w.\-])[A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+")
+WORD_TOKEN = re.compile(r"(?<![\w.\-])([A-Za-z][A-Za-z0-9]*(?:[._\-][A-Za-z0-9]+)+)")  # captured, for _Spans
 # Vapi's phase prefixes, which people drop when they quote a code ("sip-completed-call").
 PHASE_PREFIX = re.compile(r"^call\.[a-z\-]+\.(?:error-)?")
 # A plain word is a code only where a field name says so: `endedReason=voicemail`, `"status": "busy"`.
@@ -29,7 +31,7 @@ KEYED_WORD = re.compile(_KEYED_WORD, re.I)
 # The same pattern for lower-cased ASCII text: without re.I the field names give the scan a first-character
 # set to skip by, about fifteen times faster on a long paste.
 KEYED_WORD_LOWER = re.compile(_KEYED_WORD)
-PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+PHRASE_WORD = re.compile(r"([A-Za-z][A-Za-z']*)")  # captured: split() keeps the words
 DIGIT = re.compile(r"\d")
 MAX_PHRASE = 7
 HTTP_WORDS = re.compile(r"\b(?:http|https|api|endpoint|rest|curl|request|webhook|json|nginx|cdn)\b", re.I)
@@ -68,8 +70,8 @@ class Recognizer:
             if len(parts) > 1 and all(p.replace("'", "").isalpha() for p in parts):
                 self.phrase_prefixes.update("-".join(parts[:n]) for n in range(1, min(len(parts), MAX_PHRASE)))
         # Keys a typo may be of, by length, so the keys of the lengths a typo can reach are one slice.
-        self.fuzzy_keys = sorted((k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit()),
-                                 key=lambda k: (len(k), k))
+        self.fuzzy_keys = _Keys("\n".join(sorted((k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit()),
+                                                  key=lambda k: (len(k), k))))
         self.fuzzy_lengths = [len(k) for k in self.fuzzy_keys]
         self.code_keys = {e: code_key(e.code) for e in catalog.entries}  # by entry: ids do not survive pickling
         self.vendor_rx = {sid: any_word(s.vendor_words) for sid, s in catalog.sources.items() if s.vendor_words}
@@ -165,19 +167,19 @@ class Recognizer:
         only when it is the whole question ("voicemail", "canceled").
         """
         text = q.text
-        matches = words.matches
+        starts, ends = words.starts, words.ends
         entire = _entire_key(q.stripped)
         hits: list[Hit] = []
         free = 0  # the first word not inside a phrase already found
         for i in self._phrase_starts(words.lower, entire):
             if len(hits) >= MAX_HITS:
                 break
-            if i < free or taken[matches[i].start()]:
+            if i < free or taken[starts[i]]:
                 continue
             size = self._phrase_at(text, words, taken, i, entire)
             if not size:
                 continue
-            s, e = matches[i].start(), matches[i + size - 1].end()
+            s, e = starts[i], ends[i + size - 1]
             key = code_key(text[s:e])
             entries = self._phrase_entries(q, s, key, text[s:e])
             if entries:
@@ -191,8 +193,12 @@ class Recognizer:
         """The words a phrase may start at. Most words of a paste start none; short of the whole question,
         a phrase's first two words are a code or the start of one."""
         prefixes, keys = self.phrase_prefixes, self.by_key
-        return [i for i, (word, after) in enumerate(zip(lower, [*lower[1:], ""]))
-                if word == entire or (word in prefixes and (f"{word}-{after}" in keys or f"{word}-{after}" in prefixes))]
+        firsts = prefixes.intersection(lower)  # one set operation rules out most words of a paste
+        if entire:
+            firsts.add(entire)
+        after = [*lower[1:], ""]
+        return [i for i in _where(lower, firsts.__contains__)
+                if (word := lower[i]) == entire or (pair := f"{word}-{after[i]}") in keys or pair in prefixes]
 
     def _phrase_entries(self, q: Question, start: int, key: str, phrase: str) -> list[Entry]:
         """Entries a phrase names; on an HTTP line ("HTTP/1.1 503 Service Unavailable") not the SIP/Q.850 ones."""
@@ -208,11 +214,11 @@ class Recognizer:
         """Length in words of the longest catalog phrase starting at word i (0: none); words must be
         separated by blanks only, so `busy.here` or `busy, here` never read as "Busy Here", and none may be
         inside a code already recognised."""
-        matches, lower = words.matches, words.lower
+        starts, ends, lower = words.starts, words.ends, words.lower
         key, best = lower[i], 1 if lower[i] == entire and lower[i] in self.by_key else 0
-        for j in range(i + 1, min(i + MAX_PHRASE, len(matches))):
-            if (key not in self.phrase_prefixes or taken[matches[j].start()]
-                    or not text[matches[j - 1].end():matches[j].start()].isspace()):
+        for j in range(i + 1, min(i + MAX_PHRASE, len(lower))):
+            if (key not in self.phrase_prefixes or taken[starts[j]]
+                    or not text[ends[j - 1]:starts[j]].isspace()):
                 break
             key = f"{key}-{lower[j]}"
             if key in self.by_key:
@@ -250,32 +256,26 @@ class Recognizer:
         out.hits = _first_per_span(sorted(out.hits, key=lambda h: h.start))
         return out
 
-    def _word_codes(self, q: Question, out: Recognition) -> list[re.Match[str]]:
-        """Word-shaped codes into `out`; returns the unknown tokens shaped like a typo of one."""
-        known: dict[str, list[Candidate]] = {}
-        typos: list[re.Match[str]] = []
-        for m in WORD_TOKEN.finditer(q.text):
-            token = m.group(0)
-            candidates = known.get(token)
-            if candidates is None:
-                candidates = known[token] = self._ordered_word_code(q, token)
-            if candidates:
-                if len(out.hits) < MAX_HITS:
-                    out.hits.append(Hit(m.start(), m.end(), token, candidates, True, "word"))
-            elif _typo_shaped(token):
-                typos.append(m)
-        return typos
+    def _word_codes(self, q: Question, out: Recognition) -> Iterator[tuple[int, int, str]]:
+        """Word-shaped codes into `out`, each distinct token looked up once (a paste repeats them); returns
+        the unknown word-shaped tokens (typos, maybe) as (start, end, token), found only when asked for."""
+        tokens = _Spans(WORD_TOKEN, q.text)
+        known = {t: found for t in dict.fromkeys(tokens.found) if (found := self._ordered_word_code(q, t))}
+        for k in itertools.islice(_where(tokens.found, known.__contains__), max(0, MAX_HITS - len(out.hits))):
+            token = tokens.found[k]
+            out.hits.append(Hit(tokens.starts[k], tokens.ends[k], token, known[token], True, "word"))
+        return ((tokens.starts[k], tokens.ends[k], tokens.found[k]) for k in _where(tokens.found, lambda t: t not in known))
 
-    def _typos(self, tokens: list[re.Match[str]]) -> list[Hit]:
-        """Close spellings of known codes, for a text in which no code was recognised (they would not count
-        beside one, and the typo search is the costliest step at 100,000 entries)."""
+    def _typos(self, tokens: Iterable[tuple[int, int, str]]) -> list[Hit]:
+        """Close spellings of known codes among the tokens shaped like one, for a text in which no code was
+        recognised (they would not count beside one, and the typo search is the costliest step at 100,000
+        entries). Host names, UUIDs and file names in a paste are not shaped like one."""
         found: dict[str, list[tuple[Candidate, float]]] = {}
         hits: list[Hit] = []
-        for m in tokens:
-            token = m.group(0)
+        for start, end, token in tokens:
             if token not in found:
-                found[token] = self.fuzzy(token)
-            hits.extend(Hit(m.start(), m.end(), token, [c], False, "fuzzy", r * 0.9) for c, r in found[token])
+                found[token] = self.fuzzy(token) if _typo_shaped(token) else []
+            hits.extend(Hit(start, end, token, [c], False, "fuzzy", r * 0.9) for c, r in found[token])
         return hits
 
     def _ordered_word_code(self, q: Question, token: str) -> list[Candidate]:
@@ -292,12 +292,14 @@ class Recognizer:
         if not sources:
             return out
         single = self.single_words
-        for m, word in zip(words.matches, words.lower):
-            if word not in single or taken[m.start()]:
+        for i in _where(words.lower, single.__contains__):
+            word = words.lower[i]
+            if taken[words.starts[i]]:
                 continue
             entries = [e for e in self.by_key[word] if e.source in sources and e.code == word]
             if entries:
-                out.append(Hit(m.start(), m.end(), m.group(0), [Candidate(e, "exact", e.facet_map) for e in entries], True, "word"))
+                out.append(Hit(words.starts[i], words.ends[i], words.found[i],
+                               [Candidate(e, "exact", e.facet_map) for e in entries], True, "word"))
         return out
 
     def _whole_query(self, stripped: str, fuzzy_hits: list[Hit]) -> list[Hit]:
@@ -332,13 +334,44 @@ def _keyed_words(text: str) -> list[tuple[int, int]]:
     return [m.span(1) for m in KEYED_WORD.finditer(text)]
 
 
-class _Words:
-    """The words (PHRASE_WORD) of one text, read once for the listed-word and the phrase passes."""
+class _Keys(list[str]):
+    """Code keys laid out one after another in memory, made from the keys joined by newlines (a key holds no
+    blank). A typo search reads tens of thousands of them; scattered over a large engine's heap, nearly every
+    read missed the CPU caches (twice the time at 100,000 entries). Pickled as that one string, so an engine
+    loaded from the cache gets the same layout."""
+
+    def __init__(self, joined: str):
+        super().__init__(joined.split("\n") if joined else [])
+
+    def __reduce__(self) -> tuple:
+        return _Keys, ("\n".join(self),)
+
+
+def _where(items: list[str], wanted: Callable[[str], bool]) -> Iterator[int]:
+    """Indexes of the items `wanted` accepts, in order, lazily; with no Python loop over a paste's words."""
+    return itertools.compress(range(len(items)), map(wanted, items))
+
+
+class _Spans:
+    """Every match of a pattern with one group (the match) in a text, as lists of match, start and end: one
+    split gives the matches and the text between them with no match object per match (a paste has
+    thousands), and their lengths added up give every position."""
+
+    def __init__(self, pattern: re.Pattern[str], text: str):
+        pieces = pattern.split(text)  # between, match, between, match, ..., between
+        offsets = list(itertools.accumulate(map(len, pieces), initial=0))
+        self.found = pieces[1::2]
+        self.starts, self.ends = offsets[1:-1:2], offsets[2::2]
+
+
+class _Words(_Spans):
+    """The words (PHRASE_WORD) of one text, read once for the listed-word and the phrase passes, with their
+    lower case."""
 
     def __init__(self, text: str):
-        self.matches = list(PHRASE_WORD.finditer(text))
+        super().__init__(PHRASE_WORD, text)
         # Words hold no blank, so one join, one lower() and one split give every word's lower case.
-        self.lower = " ".join(PHRASE_WORD.findall(text)).lower().split(" ") if self.matches else []
+        self.lower = " ".join(self.found).lower().split(" ") if self.found else []
 
 
 def _covered(text: str, hits: list[Hit]) -> bytearray:

@@ -385,6 +385,7 @@ class SymptomIndex:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         postings: dict[str, _Weights] = defaultdict(_Weights)
+        shared_weights: dict[float, float] = {}  # one float object per distinct weight, as unpickling gives
         for i, entry in enumerate(catalog.entries):
             per_field: dict[str, list[float]] = defaultdict(list)
             for name, weight in FIELD_WEIGHTS:
@@ -392,7 +393,8 @@ class SymptomIndex:
                     per_field[term].append(weight)
             # The best field counts in full; a word repeated in other fields adds a little (it is central).
             for t, ws in per_field.items():
-                postings[t][i] = max(ws) + EXTRA_FIELD * (sum(ws) - max(ws))
+                weight = max(ws) + EXTRA_FIELD * (sum(ws) - max(ws))
+                postings[t][i] = shared_weights.setdefault(weight, weight)
         # Entries in catalog order, per term; no defaultdicts: a lookup while answering must never write.
         self.postings = dict(postings)
         n = max(len(catalog.entries), 1)

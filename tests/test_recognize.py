@@ -1,8 +1,11 @@
 """Recognition of codes in any text, and refusal of everything that only looks like a number."""
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
+from bot.recognize import PHRASE_WORD, WORD_TOKEN, _Spans
 from conftest import found, top
 
 EIGHT = {("8x8-voice", "-2008"), ("8x8-number-masking", "-2008")}
@@ -248,6 +251,23 @@ def test_typos_are_looked_for_only_when_no_code_was_recognised(engine, monkeypat
     assert asked == []  # a recognised code wins over any typo: the costly search is skipped
     hits = engine.recognizer.find("we saw custommer-ended-call on the retry of that call today").hits
     assert asked == ["custommer-ended-call"] and [h.context for h in hits] == ["fuzzy"]
+
+
+@pytest.mark.parametrize("text", ["", "  ", "Busy", "SIP/2.0 486 Busy Here", " a-b.c_d x\ny-z ", "42 -- 43",
+                                  "endedReason=customer-busy\ncallId=c0ffee00-0000-4000-8000-000000000001 done"])
+def test_spans_are_the_matches_and_positions_finditer_gives(text: str) -> None:
+    for pattern in (PHRASE_WORD, WORD_TOKEN):
+        spans = _Spans(pattern, text)
+        assert list(zip(spans.found, spans.starts, spans.ends)) == [(m.group(1), *m.span()) for m in pattern.finditer(text)]
+
+
+def test_typo_keys_are_pickled_as_one_string_and_come_back_whole(engine) -> None:
+    keys = engine.recognizer.fuzzy_keys
+    rebuilt, (joined,) = keys.__reduce__()
+    assert isinstance(joined, str) and joined.count("\n") == len(keys) - 1  # one string: one block of memory
+    again = pickle.loads(pickle.dumps(keys))
+    assert type(again) is type(keys) and again == keys == sorted(keys, key=lambda k: (len(k), k))
+    assert rebuilt("") == [] and all(k in engine.recognizer.by_key for k in keys)
 
 
 def test_ids_of_a_long_paste_come_from_the_lines_of_its_codes_not_of_its_typos(ask) -> None:
