@@ -28,6 +28,7 @@ from .catalog import KnowledgeError, load
 from .engine import Engine
 
 FORMAT = 2
+PROTOCOL = pickle.HIGHEST_PROTOCOL
 PACKAGE_DIR = Path(__file__).resolve().parent
 _CODE_HASH = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(PACKAGE_DIR.glob("*.py")))).hexdigest()
 
@@ -89,6 +90,15 @@ def _read(path: Path) -> Engine | None:
     return engine if isinstance(engine, Engine) else None
 
 
+def reloaded(engine: Engine) -> Engine:
+    """`engine` as a cache entry gives it back, for measuring the engine the bot really answers with: the
+    answer process and the CLI load theirs from the cache, and unpickled indexes lie together in memory where
+    built ones are scattered over the heap (about a tenth faster at 100,000 entries)."""
+    packed = pickle.dumps(engine, protocol=PROTOCOL)
+    with _collector_paused():
+        return pickle.loads(packed)
+
+
 def _write(path: Path, engine: Engine) -> None:
     """Atomic write into a private directory; a read-only or full disk only costs speed, never the answer."""
     try:
@@ -97,7 +107,7 @@ def _write(path: Path, engine: Engine) -> None:
             return
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".engine-")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(engine, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(engine, handle, protocol=PROTOCOL)
         os.replace(tmp, path)
         for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.pickle"):
             if old != path:

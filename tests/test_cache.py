@@ -102,6 +102,16 @@ def test_engine_from_cache_answers_exactly_like_a_fresh_one(knowledge: Path, cac
         assert unpickled.ask(question).to_json() == fresh.ask(question).to_json(), question
 
 
+def test_reloaded_is_what_a_cache_entry_gives_back(knowledge: Path, cache_home: Path) -> None:
+    fresh = cache.cached_engine(knowledge)
+    again = cache.reloaded(fresh)
+    assert again is not fresh and again._symptoms is None  # packed, as in the file: unpacked on first use
+    stored = cache._read(next(cache_home.glob("engine-*.pickle")))
+    assert stored is not None
+    for question in ("-2008", "caller hears a busy signal", "asistant-not-found"):
+        assert again.ask(question).to_json() == stored.ask(question).to_json() == fresh.ask(question).to_json()
+
+
 def test_plain_words_index_is_unpacked_only_when_needed_and_shares_the_catalog(knowledge: Path,
                                                                               cache_home: Path) -> None:
     cache.cached_engine(knowledge)
