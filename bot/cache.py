@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import multiprocessing
 import os
 import pickle
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -105,6 +102,8 @@ def _write(path: Path, engine: Engine) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(path.parent):
             return
+        import tempfile  # here, not at the top: a CLI start that finds the cache warm never needs it
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".engine-")
         with os.fdopen(fd, "wb") as handle:
             pickle.dump(engine, handle, protocol=PROTOCOL)
@@ -134,6 +133,9 @@ def warm(directory: Path) -> None:
     """
     if _enabled() and _trusted(_path(directory)):
         return
+    import multiprocessing  # here, not at the top: 9 ms of every CLI start, and only a server start needs them
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
         problems = child.submit(_build_and_store, directory).result()
     if problems:

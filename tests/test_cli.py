@@ -102,3 +102,15 @@ def test_json_token_is_null_for_words_and_typos() -> None:
         data = json.loads(run("ask", "--json", question).stdout)
         assert data["matches"] and all(m["token"] is None for m in data["matches"] if m["via"] in ("symptom", "fuzzy"))
         assert data["matches"][0]["via"] in ("symptom", "fuzzy")
+
+
+def test_a_warm_ask_imports_nothing_only_servers_or_cache_writes_need(tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VOICECODE_CACHE_DIR": str(tmp_path / "cache")}
+    probe = ("import sys, runpy; sys.argv = ['voicecode', 'ask', '-2008']\n"
+             "try:\n    runpy.run_module('bot.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('multiprocessing', 'concurrent.futures', 'tempfile', 'slack_bolt', 'slack_sdk')"
+             " if m in sys.modules))")
+    for _ in range(2):  # the first run writes the cache; the second finds it warm, as most CLI starts do
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
+                             timeout=60)
+    assert out.returncode == 0 and out.stdout.strip().endswith("[]"), out.stdout[-300:] + out.stderr[-300:]
