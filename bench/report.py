@@ -13,10 +13,11 @@ METHOD_LATENCY = """\
 Each question goes through `Engine.ask`, in process, on an engine built once per catalog, passed through
 the cache's pickle format (in memory, no I/O; the answer process and the CLI load theirs from the cache),
 its plain-words index unpacked, and then frozen out of the cycle collector's reach (`gc.freeze()`), as
-the bot's answer process holds it. Per catalog and kind of question, every question is asked once untimed (regex compilation and
-first-use caches are start-up costs), then the questions are asked in rotation and each ask is timed
-with `time.perf_counter_ns`, up to {samples} asks or {seconds:g} s per cell (at least 3 asks). The median
-and p99 are nearest-rank over all asks of the kind, so a p99 from fewer than 100 asks is the slowest ask.
+the bot's answer process holds it. Per catalog and kind of question, every question is asked once
+untimed (regex compilation and first-use caches are start-up costs), then the questions are asked in
+rotation and each ask is timed with `time.perf_counter_ns`, up to {samples} asks or {seconds:g} s per cell
+(at least 3 asks). The median and p99 are nearest-rank over all asks of the kind, so a p99 from fewer
+than 100 asks is the slowest ask.
 
 Synthetic catalogs are the real catalog plus generated entries up to the size (`bench/synthetic.py`,
 seeded): positive and negative numeric codes (45 %), kebab word codes (30 %), dotted phase codes (12 %),

@@ -70,8 +70,8 @@ class Recognizer:
             if len(parts) > 1 and all(p.replace("'", "").isalpha() for p in parts):
                 self.phrase_prefixes.update("-".join(parts[:n]) for n in range(1, min(len(parts), MAX_PHRASE)))
         # Keys a typo may be of, by length, so the keys of the lengths a typo can reach are one slice.
-        self.fuzzy_keys = _Keys("\n".join(sorted((k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit()),
-                                                  key=lambda k: (len(k), k))))
+        typo_keys = (k for k in self.by_key if len(k) >= 6 and not k.lstrip("-").isdigit())
+        self.fuzzy_keys = _Keys("\n".join(sorted(typo_keys, key=lambda k: (len(k), k))))
         self.fuzzy_lengths = [len(k) for k in self.fuzzy_keys]
         self.code_keys = {e: code_key(e.code) for e in catalog.entries}  # by entry: ids do not survive pickling
         self.vendor_rx = {sid: any_word(s.vendor_words) for sid, s in catalog.sources.items() if s.vendor_words}
@@ -264,7 +264,8 @@ class Recognizer:
         for k in itertools.islice(_where(tokens.found, known.__contains__), max(0, MAX_HITS - len(out.hits))):
             token = tokens.found[k]
             out.hits.append(Hit(tokens.starts[k], tokens.ends[k], token, known[token], True, "word"))
-        return ((tokens.starts[k], tokens.ends[k], tokens.found[k]) for k in _where(tokens.found, lambda t: t not in known))
+        unknown = _where(tokens.found, lambda t: t not in known)
+        return ((tokens.starts[k], tokens.ends[k], tokens.found[k]) for k in unknown)
 
     def _typos(self, tokens: Iterable[tuple[int, int, str]]) -> list[Hit]:
         """Close spellings of known codes among the tokens shaped like one, for a text in which no code was
