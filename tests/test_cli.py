@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -104,7 +105,7 @@ def test_json_token_is_null_for_words_and_typos() -> None:
         assert data["matches"][0]["via"] in ("symptom", "fuzzy")
 
 
-def test_a_warm_ask_imports_nothing_only_servers_or_cache_writes_need(tmp_path) -> None:
+def test_a_warm_ask_imports_nothing_only_servers_or_cache_writes_need(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VOICECODE_CACHE_DIR": str(tmp_path / "cache")}
     probe = ("import sys, runpy; sys.argv = ['voicecode', 'ask', '-2008']\n"
              "try:\n    runpy.run_module('bot.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.slack.config import DEFAULT_API_URL, SlackConfig
-from bot.slack.posting import SDK_LOGGERS, make_client, tls_context
+from bot.slack.posting import SDK_LOGGERS, make_client, tls_context, tls_for
 
 
 @pytest.fixture
@@ -43,3 +43,8 @@ def test_sdk_debug_lines_stay_when_debug_logging_is_on(sdk_loggers: list[logging
     logging.getLogger().setLevel(logging.DEBUG)
     make_client(SlackConfig(bot_token="xoxb-t"))
     assert all(logger.level == logging.NOTSET for logger in sdk_loggers)
+
+
+def test_the_context_follows_each_url_not_the_api_url() -> None:
+    assert tls_for("https://hooks.slack.com/commands/T1/2/x") is tls_context()
+    assert tls_for("http://127.0.0.1:8080/respond/1") is None

@@ -34,7 +34,7 @@ from ..store import Store
 from .blocks import Message, Reply, main_matches, render_answer, render_help, render_nothing_found
 from .config import SlackConfig
 from .dedupe import TTLStore
-from .posting import make_client, post_or_respond, post_thread, respond_all, tell_failure
+from .posting import make_client, post_or_respond, post_thread, respond_all, tell_failure, tls_for
 
 log = logging.getLogger("voicecode.slack")
 
@@ -406,7 +406,8 @@ def answer_process(config: SlackConfig, knowledge_dir: Path | None, jobs: Connec
     with ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="voicecode-answer") as pool:
         while (job := _next_job(jobs, parent, answers.retry_if_due)) is not None:
             answers.retry_if_due()
-            respond = Respond(response_url=job.response_url, ssl=client.ssl) if job.response_url else None
+            url = job.response_url
+            respond = Respond(response_url=url, ssl=tls_for(url)) if url else None
             pool.submit(answers.run, job, client, respond)
 
 
