@@ -61,6 +61,7 @@ class Level:
     drain_s: float | None
     cpu_ms: float  # server CPU (arbiter and workers, user and system) per request, follow-up work included
     cores: float  # that CPU over the level's wall time including the drain: cores kept busy
+    round: int = 1  # which run of this level (bench.plan.Plan.rounds)
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def server_env(api_url: str, workdir: Path, cache_dir: Path, knowledge: Path | N
 
 
 def load_level(server: Server, fake: FakeApi, questions: tuple[str, ...], clients: int, per_client: int,
-               seconds: float, drain_timeout: float | None) -> Level:
+               seconds: float, drain_timeout: float | None, round_number: int = 1) -> Level:
     """`clients` threads each sending `per_client` commands (stopping early after `seconds`), then, for the
     bot, the wait until every answer has reached the fake Slack."""
     before = fake.answers() if drain_timeout is not None else 0
@@ -203,7 +204,7 @@ def load_level(server: Server, fake: FakeApi, questions: tuple[str, ...], client
     shown = ok or [float("nan")]
     return Level(server.name, clients, sent, len(ok), elapsed, len(ok) / elapsed, median(shown),
                  percentile(shown, 99), max(shown), answers, drain, cpu * 1000 / max(sent, 1),
-                 cpu / (elapsed + (drain or 0.0)))
+                 cpu / (elapsed + (drain or 0.0)), round_number)
 
 
 def _fire(url: str, response_url: str, questions: tuple[str, ...], clients: int, per_client: int,
@@ -365,7 +366,8 @@ def _kill_quietly(pid: int) -> None:
 
 def compare(fake: FakeApi, workdir: Path, cache_dir: Path, entries: int, questions: tuple[str, ...],
             plan: Plan) -> tuple[list[Level], list[Memory]]:
-    """The bot on the real catalog and the bare app, loaded in turn at every level; then their memory."""
+    """The bot on the real catalog and the bare app, loaded in turn at every level, in `plan.rounds` rounds
+    that alternate which of the two goes first; then their memory."""
     env = server_env(fake.api_url, workdir, cache_dir, None)
     servers: list[Server] = []
     try:
@@ -376,9 +378,12 @@ def compare(fake: FakeApi, workdir: Path, cache_dir: Path, entries: int, questio
         servers.append(bot)
         warm_up(bare, fake, questions, None)
         warm_up(bot, fake, questions, plan.drain_timeout)
-        levels = [load_level(server, fake, questions, clients, max(total // clients, 1), plan.level_seconds, drain)
+        pair = ((bare, None), (bot, plan.drain_timeout))
+        levels = [load_level(server, fake, questions, clients, max(total // clients, 1), plan.level_seconds, drain,
+                             number)
+                  for number in range(1, plan.rounds + 1)
                   for clients, total in plan.levels
-                  for server, drain in ((bare, None), (bot, plan.drain_timeout))]
+                  for server, drain in (pair if number % 2 else pair[::-1])]
         return levels, [bot.memory(entries), bare.memory(0)]
     finally:
         for server in servers:

@@ -5,9 +5,10 @@ from collections.abc import Iterable, Sequence
 
 from .cold_start import QUESTION
 from .latency import Profile, ProfileRow
-from .load import BARE, BOT, Level
+from .load import BARE, Level
 from .plan import PLANS
 from .results import ACK_CLIENTS, Results
+from .stats import median
 
 METHOD_LATENCY = """\
 Each question goes through `Engine.ask`, in process, on an engine built once per catalog, passed through
@@ -58,7 +59,9 @@ connection by a bare socket client (bench/load.py), so the load generator's own 
 beside the servers'. The texts rotate through the exact, typo and symptom questions. Per level, N client
 threads each send their share of the requests back to back; ack latency is from sending a request to
 reading its whole response (what Slack waits for), throughput is acks per second of the level's wall
-time. A request not answered with 200 within Slack's 3 s counts as failed (missing from "200 OK" and
+time. Every level is run {rounds} times, the two apps taking turns to go first; the targets are judged on
+the median over the rounds (nearest rank) of the bot's ack p99 and of the ratio of the two apps'
+throughputs within a round, which were measured back to back. A request not answered with 200 within Slack's 3 s counts as failed (missing from "200 OK" and
 from the latency percentiles), as Slack would show the user an error. Before each level the bot's answers
 for the previous one must all have reached the fake Slack (thread parent or response_url post per
 command): "drain" is how long that took after the level's last ack. Server CPU is user plus system time
@@ -89,7 +92,7 @@ def render(results: Results, threads: int, cores: int) -> str:
         _catalogs(results), _growth(results), _cells(results), _profiles(results),
         "## 2. CLI cold start\n\n" + METHOD_CLI.format(command=f'voicecode ask "{QUESTION}"'),
         _cold_start(results),
-        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores), _http(results),
+        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores, rounds=plan.rounds), _http(results),
         "## 4. Memory\n\n" + METHOD_MEMORY.format(clients=plan.memory_level[0], requests=plan.memory_level[1]),
         _memory(results),
     ]
@@ -179,34 +182,37 @@ def _cold_start(results: Results) -> str:
 
 
 def _http(results: Results) -> str:
-    rows = [(lv.app, lv.clients, lv.requests, lv.ok, f"{lv.throughput:.0f}", _ms(lv.p50_ms), _ms(lv.p99_ms),
+    rows = [(lv.app, lv.clients, lv.round, lv.requests, lv.ok, f"{lv.throughput:.0f}", _ms(lv.p50_ms), _ms(lv.p99_ms),
              _ms(lv.max_ms), "–" if lv.answers is None else f"{lv.answers}",
              "–" if lv.app == BARE else (f"{lv.drain_s:.2f}" if lv.drain_s is not None else "timed out"),
              f"{lv.cpu_ms:.1f}", f"{lv.cores:.2f}")
             for lv in results.http]
-    header = ("app", "clients", "requests", "200 OK", "acks/s", "ack p50 ms", "ack p99 ms", "ack max ms",
+    header = ("app", "clients", "round", "requests", "200 OK", "acks/s", "ack p50 ms", "ack p99 ms", "ack max ms",
               "answers posted", "drain s", "server CPU ms / request", "server cores busy")
     return _table(header, rows) + _ratios(results)
 
 
 def _ratios(results: Results) -> str:
-    bot = {lv.clients: lv for lv in results.http if lv.app == BOT}
-    bare = {lv.clients: lv for lv in results.http if lv.app == BARE}
-    rows = [(clients, f"{bot[clients].throughput / bare[clients].throughput:.2f}x" if bare[clients].throughput
-             else "–", f"{bot[clients].p99_ms - bare[clients].p99_ms:+.1f}") for clients in sorted(bot.keys() & bare.keys())]
-    return "\nBot against the bare app:\n\n" + _table(("clients", "throughput ratio", "ack p99 difference (ms)"),
-                                                     rows) + _floor(bare)
+    """Per level: the bot/bare throughput ratio and the bot's extra ack p99 in each round, and their medians."""
+    rows = [(clients, ", ".join(f"{p.ratio:.2f}x" for p in paired), f"{median([p.ratio for p in paired]):.2f}x",
+             ", ".join(f"{p.bot.p99_ms - p.bare.p99_ms:+.1f}" for p in paired),
+             f"{median([p.bot.p99_ms for p in paired]):.1f} / {median([p.bare.p99_ms for p in paired]):.1f}")
+            for clients, paired in results.pairs().items()]
+    header = ("clients", "throughput ratio per round", "median ratio", "ack p99 difference per round (ms)",
+              "median ack p99, bot / bare (ms)")
+    bare = [p.bare for p in results.pairs().get(ACK_CLIENTS, [])]
+    return "\nBot against the bare app:\n\n" + _table(header, rows) + _floor(bare)
 
 
-def _floor(bare: dict[int, Level]) -> str:
+def _floor(bare: list[Level]) -> str:
     """What the stack itself allows: N clients in a closed loop wait N / throughput on average (Little's law)."""
-    if ACK_CLIENTS not in bare or not bare[ACK_CLIENTS].throughput:
+    throughput = median([lv.throughput for lv in bare]) if bare else 0.0
+    if not throughput:
         return ""
-    level = bare[ACK_CLIENTS]
     return (f"\nThe floor of the stack on this machine: {ACK_CLIENTS} clients that each send their next request as "
             f"soon as the last is acked wait {ACK_CLIENTS} / throughput on average (Little's law), so the bare "
-            f"app's {level.throughput:.0f} acks/s alone mean {ACK_CLIENTS * 1000 / level.throughput:.0f} ms "
-            f"per ack before any bot work; its p99 was {_ms(level.p99_ms)} ms.\n")
+            f"app's {throughput:.0f} acks/s (median of its rounds) alone mean {ACK_CLIENTS * 1000 / throughput:.0f} "
+            f"ms per ack before any bot work; its ack p99 was {_ms(median([lv.p99_ms for lv in bare]))} ms.\n")
 
 
 def _memory(results: Results) -> str:

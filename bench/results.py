@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from .cold_start import ColdStart
 from .latency import Cell, Profile
 from .load import BOT, BARE, Level, Memory
+from .stats import median
 
 REAL = "real"
 TARGET_SIZE = 100_000
@@ -35,6 +36,19 @@ class Target:
     what: str
     measured: str
     met: bool
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The bot and the bare app at one level of concurrency in one round: measured back to back, so a slow
+    moment of the machine hits both."""
+
+    bot: Level
+    bare: Level
+
+    @property
+    def ratio(self) -> float:
+        return self.bot.throughput / self.bare.throughput if self.bare.throughput else 0.0
 
 
 @dataclass
@@ -82,17 +96,30 @@ class Results:
                        f"{c.ratio:.2f}x ({c.median_s * 1000:.0f} ms vs {c.baseline_median_s * 1000:.0f} ms)",
                        c.ratio <= CLI_RATIO) for c in self.cold_start if c.catalog == REAL]
 
+    def pairs(self) -> dict[int, list[Pair]]:
+        """Concurrent clients -> the bot and the bare app at that level, one pair per round."""
+        bare = {(lv.clients, lv.round): lv for lv in self.http if lv.app == BARE}
+        out: dict[int, list[Pair]] = {}
+        for lv in self.http:
+            if lv.app == BOT and (lv.clients, lv.round) in bare:
+                out.setdefault(lv.clients, []).append(Pair(lv, bare[(lv.clients, lv.round)]))
+        return dict(sorted(out.items()))
+
     def _http_targets(self) -> list[Target]:
-        bot = {lv.clients: lv for lv in self.http if lv.app == BOT}
-        bare = {lv.clients: lv for lv in self.http if lv.app == BARE}
+        """Judged on the median over the rounds: of the bot's ack p99, and of the bot/bare throughput ratio."""
+        pairs = self.pairs()
         out = []
-        if ACK_CLIENTS in bot:
-            level = bot[ACK_CLIENTS]
+        if ACK_CLIENTS in pairs:
+            p99s = [p.bot.p99_ms for p in pairs[ACK_CLIENTS]]
             out.append(Target(f"HTTP ack p99 at {ACK_CLIENTS} concurrent clients ≤ {ACK_P99_MS:g} ms",
-                              f"{level.p99_ms:.1f} ms", level.p99_ms <= ACK_P99_MS))
-        for clients in sorted(bot.keys() & bare.keys()):
-            ratio = bot[clients].throughput / bare[clients].throughput if bare[clients].throughput else 0.0
+                              f"{median(p99s):.1f} ms ({_rounds(p99s, '{:.1f}')} ms)", median(p99s) <= ACK_P99_MS))
+        for clients, paired in pairs.items():
+            ratios = [p.ratio for p in paired]
             out.append(Target(f"HTTP throughput at {clients} concurrent: ≥ {THROUGHPUT_RATIO:g}x the bare app",
-                              f"{ratio:.2f}x ({bot[clients].throughput:.0f} vs {bare[clients].throughput:.0f} req/s)",
-                              ratio >= THROUGHPUT_RATIO))
+                              f"{median(ratios):.2f}x ({_rounds(ratios, '{:.2f}x')})", median(ratios) >= THROUGHPUT_RATIO))
         return out
+
+
+def _rounds(values: list[float], style: str) -> str:
+    """`median of 3 rounds: 0.81x, 0.77x, 0.85x`."""
+    return f"median of {len(values)} rounds: " + ", ".join(style.format(v) for v in values)

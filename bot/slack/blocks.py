@@ -208,22 +208,27 @@ def message(blocks: list[Block]) -> Message:
 
 
 def pack(units: list[list[Block]]) -> list[Message]:
-    """Fill messages unit by unit (a unit is one code's blocks), splitting a unit only if it alone is too big."""
+    """Fill messages unit by unit (a unit is one code's blocks), splitting a unit only if it alone is too big.
+
+    Each block's text is measured once; the message being filled keeps a running size."""
     messages: list[Message] = []
     current: list[Block] = []
+    size = 0
     for unit in units:
-        for chunk in [unit] if _fits(unit) else [[b] for b in unit]:
-            if current and not _fits(current + chunk):
+        sizes = [len(block_text(b)) for b in unit]
+        whole = _fits(len(unit), sum(sizes))
+        for chunk, chunk_size in [(unit, sum(sizes))] if whole else [([b], n) for b, n in zip(unit, sizes)]:
+            if current and not _fits(len(current) + len(chunk), size + chunk_size):
                 messages.append(message(current))
-                current = []
-            current = current + chunk
+                current, size = [], 0
+            current, size = current + chunk, size + chunk_size
     if current:
         messages.append(message(current))
     return [m for m in messages if m.blocks]
 
 
-def _fits(blocks: list[Block]) -> bool:
-    return len(blocks) <= MAX_BLOCKS and sum(len(block_text(b)) for b in blocks) <= MESSAGE_BUDGET
+def _fits(blocks: int, text_size: int) -> bool:
+    return blocks <= MAX_BLOCKS and text_size <= MESSAGE_BUDGET
 
 
 # --- the answer -----------------------------------------------------------------------------------------

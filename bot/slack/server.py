@@ -32,7 +32,10 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_PORT = 3000
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a PaaS routes to the container's interface; VOICECODE_HOST narrows it
-THREADS = 16  # a request holds a thread while Bolt verifies it, its listener hands the work on and the peer closes
+# A request holds a thread for about a millisecond (Bolt verifies it, its listener hands the work on): a few
+# threads keep up with one interpreter lock, and more only take turns at it, which under load cost the bot
+# acks (the answer process needs the CPU they spend waking and sleeping).
+THREADS = 4
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
