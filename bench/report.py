@@ -194,7 +194,7 @@ def _http(results: Results) -> str:
 
 def _ratios(results: Results) -> str:
     """Per level: the bot/bare throughput ratio and the bot's extra ack p99 in each round, and their medians."""
-    rows = [(clients, ", ".join(f"{p.ratio:.2f}x" for p in paired), f"{median([p.ratio for p in paired]):.2f}x",
+    rows = [(clients, ", ".join(f"{p.ratio:.2f}x" for p in paired), f"{median([p.ratio for p in paired]):.3f}x",
              ", ".join(f"{p.bot.p99_ms - p.bare.p99_ms:+.1f}" for p in paired),
              f"{median([p.bot.p99_ms for p in paired]):.1f} / {median([p.bare.p99_ms for p in paired]):.1f}")
             for clients, paired in results.pairs().items()]

@@ -113,5 +113,5 @@ def test_http_targets_are_judged_on_the_median_round() -> None:
                     level(f"{BOT} (100,000 entries)", 10.0, 900.0, 1)]
     ack, throughput = results.targets()
     assert ack.met and ack.measured.startswith("48.0 ms (median of 3 rounds: 45.0, 120.0, 48.0")
-    assert throughput.met and throughput.measured.startswith("0.85x (median of 3 rounds: 0.90x, 0.50x, 0.85x")
+    assert throughput.met and throughput.measured.startswith("0.850x (median of 3 rounds: 0.900x, 0.500x, 0.850x")
     assert [p.bot.round for p in results.pairs()[50]] == [1, 2, 3]
