@@ -1,6 +1,6 @@
 """`python -m bench [--quick | --tiny] [--out FILE] [--json FILE]`: measure everything issue 5 asks, side by side.
 
-The full run (about 6 minutes on 2 cores) writes BENCHMARKS.md; `--quick` (no 100k catalog, fewer
+The full run (about 5 minutes on 2 cores) writes BENCHMARKS.md; `--quick` (no 100k catalog, fewer
 samples, about 2 minutes) and `--tiny` (the CI smoke run, seconds) print the report unless `--out` is
 given, so a short run never replaces the committed numbers by accident. No network: everything listens on
 127.0.0.1, and the Slack Web API is a local fake.

@@ -53,22 +53,21 @@ request's thread and the response goes out when it returns (Bolt's default hands
 executor and polls for its ack every 10 ms). Neither writes an access log (off in `voicecode serve` unless
 `VOICECODE_ACCESS_LOG=1`).
 
-Requests are slash commands exactly as Slack sends them: form body, `X-Slack-Signature` (v0 HMAC-SHA256)
-and `X-Slack-Request-Timestamp`, signed and encoded before the level starts and sent each on a new
-connection by a bare socket client (bench/load.py), so the load generator's own Python work stays small
-beside the servers'. The texts rotate through the exact, typo and symptom questions. Per level, N client
-threads each send their share of the requests back to back; ack latency is from sending a request to
-reading its whole response (what Slack waits for), throughput is acks per second of the level's wall
-time. Every level is run {rounds} times, the two apps taking turns to go first; the targets are judged on
-the median over the rounds (nearest rank) of the bot's ack p99 and of the ratio of the two apps'
-throughputs within a round, which were measured back to back. A request not answered with 200 within Slack's 3 s counts as failed (missing from "200 OK" and
-from the latency percentiles), as Slack would show the user an error. Before each level the bot's answers
-for the previous one must all have reached the fake Slack (thread parent or response_url post per
-command): "drain" is how long that took after the level's last ack. Server CPU is user plus system time
-of the gunicorn arbiter, worker and answer process (/proc/PID/stat) over the level and its drain, per
-request: for the bot it includes the answer's work; "cores busy" is that CPU over the same wall time. One
-warm-up pass of the questions per server is not counted. The client threads, the fake Slack and the
-servers share the machine's {cores} cores.
+Requests are slash commands exactly as Slack sends them: form body, `X-Slack-Signature` (v0 HMAC-SHA256) and
+`X-Slack-Request-Timestamp`, signed and encoded before the level starts and sent each on a new connection by a
+bare socket client (bench/load.py), so the load generator's own Python work stays small beside the servers'.
+The texts rotate through the exact, typo and symptom questions. Per level, N client threads each send their
+share of the requests back to back; ack latency is from sending a request to reading its whole response (what
+Slack waits for), throughput is acks per second of the level's wall time. Every level is run {rounds} times,
+the two apps taking turns to go first; the targets are judged on the median over the rounds (nearest rank) of
+the bot's ack p99 and of the ratio of the two apps' throughputs within a round, which were measured back to
+back. A request not answered with 200 within Slack's 3 s counts as failed (missing from "200 OK" and from the
+latency percentiles), as Slack would show the user an error. Before each level the bot's answers for the
+previous one must all have reached the fake Slack (thread parent or response_url post per command): "drain" is
+how long that took after the level's last ack. Server CPU is user plus system time of the gunicorn arbiter,
+worker and answer process (/proc/PID/stat) over the level and its drain, per request: for the bot it includes
+the answer's work; "cores busy" is that CPU over the same wall time. One warm-up pass of the questions per
+server is not counted. The client threads, the fake Slack and the servers share the machine's {cores} cores.
 """
 
 METHOD_MEMORY = """\
@@ -92,7 +91,8 @@ def render(results: Results, threads: int, cores: int) -> str:
         _catalogs(results), _growth(results), _cells(results), _profiles(results),
         "## 2. CLI cold start\n\n" + METHOD_CLI.format(command=f'voicecode ask "{QUESTION}"'),
         _cold_start(results),
-        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores, rounds=plan.rounds), _http(results),
+        "## 3. HTTP mode under load\n\n" + METHOD_HTTP.format(threads=threads, cores=cores, rounds=plan.rounds),
+        _http(results),
         "## 4. Memory\n\n" + METHOD_MEMORY.format(clients=plan.memory_level[0], requests=plan.memory_level[1]),
         _memory(results),
     ]
@@ -182,13 +182,13 @@ def _cold_start(results: Results) -> str:
 
 
 def _http(results: Results) -> str:
-    rows = [(lv.app, lv.clients, lv.round, lv.requests, lv.ok, f"{lv.throughput:.0f}", _ms(lv.p50_ms), _ms(lv.p99_ms),
-             _ms(lv.max_ms), "–" if lv.answers is None else f"{lv.answers}",
+    rows = [(lv.app, lv.clients, lv.round, lv.requests, lv.ok, f"{lv.throughput:.0f}", _ms(lv.p50_ms),
+             _ms(lv.p99_ms), _ms(lv.max_ms), "–" if lv.answers is None else f"{lv.answers}",
              "–" if lv.app == BARE else (f"{lv.drain_s:.2f}" if lv.drain_s is not None else "timed out"),
              f"{lv.cpu_ms:.1f}", f"{lv.cores:.2f}")
             for lv in results.http]
-    header = ("app", "clients", "round", "requests", "200 OK", "acks/s", "ack p50 ms", "ack p99 ms", "ack max ms",
-              "answers posted", "drain s", "server CPU ms / request", "server cores busy")
+    header = ("app", "clients", "round", "requests", "200 OK", "acks/s", "ack p50 ms", "ack p99 ms",
+              "ack max ms", "answers posted", "drain s", "server CPU ms / request", "server cores busy")
     return _table(header, rows) + _ratios(results)
 
 

@@ -116,7 +116,8 @@ class Results:
         for clients, paired in pairs.items():
             ratios = [p.ratio for p in paired]
             out.append(Target(f"HTTP throughput at {clients} concurrent: ≥ {THROUGHPUT_RATIO:g}x the bare app",
-                              f"{median(ratios):.3f}x ({_rounds(ratios, '{:.3f}x')})", median(ratios) >= THROUGHPUT_RATIO))
+                              f"{median(ratios):.3f}x ({_rounds(ratios, '{:.3f}x')})",
+                              median(ratios) >= THROUGHPUT_RATIO))
         return out
 
 
