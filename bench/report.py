@@ -194,13 +194,14 @@ def _http(results: Results) -> str:
 
 def _ratios(results: Results) -> str:
     """Per level: the bot/bare throughput ratio and the bot's extra ack p99 in each round, and their medians."""
+    pairs = results.pairs()
     rows = [(clients, ", ".join(f"{p.ratio:.2f}x" for p in paired), f"{median([p.ratio for p in paired]):.3f}x",
              ", ".join(f"{p.bot.p99_ms - p.bare.p99_ms:+.1f}" for p in paired),
-             f"{median([p.bot.p99_ms for p in paired]):.1f} / {median([p.bare.p99_ms for p in paired]):.1f}")
-            for clients, paired in results.pairs().items()]
+             f"{median([p.bot_p99_ms for p in paired]):.1f} / {median([p.bare.p99_ms for p in paired]):.1f}")
+            for clients, paired in pairs.items()]
     header = ("clients", "throughput ratio per round", "median ratio", "ack p99 difference per round (ms)",
-              "median ack p99, bot / bare (ms)")
-    bare = [p.bare for p in results.pairs().get(ACK_CLIENTS, [])]
+              "median ack p99 of each app over its rounds, bot / bare (ms)")
+    bare = [p.bare for p in pairs.get(ACK_CLIENTS, [])]
     return "\nBot against the bare app:\n\n" + _table(header, rows) + _floor(bare)
 
 

@@ -92,7 +92,7 @@ def test_the_stack_floor_is_the_bare_apps_closed_loop_wait() -> None:
     def level(throughput: float, p99: float, round_number: int) -> Level:
         return Level(BARE, 50, 2000, 2000, 2.0, throughput, 40.0, p99, 80.0, None, None, 0.7, 0.9, round_number)
 
-    rounds = [level(1000.0, 70.0, 1), level(400.0, 95.0, 2), level(1250.0, 60.0, 3)]  # the median of each
+    rounds = [level(400.0, 95.0, 1), level(1000.0, 70.0, 2), level(1250.0, 60.0, 3)]  # round 2 holds each median
     assert "1000 acks/s (median of its rounds) alone mean 50 ms" in _floor(rounds)
     assert "p99 was 70.00 ms" in _floor(rounds)
     assert _floor([]) == ""
@@ -106,12 +106,32 @@ def test_http_targets_are_judged_on_the_median_round() -> None:
         return Level(app, clients, 100, 100, 1.0, throughput, 5.0, p99, p99, None, None, 1.0, 0.9, round_number)
 
     results = Results("full", "python -m bench", "now", {})
-    # round 2 is a slow moment for the bot only: neither its ratio nor its p99 decides the verdict alone
-    results.http = [level(BARE, 1000.0, 40.0, 1), level(BOT, 900.0, 45.0, 1),
-                    level(BOT, 500.0, 120.0, 2), level(BARE, 1000.0, 40.0, 2),
-                    level(BARE, 1000.0, 40.0, 3), level(BOT, 850.0, 48.0, 3),
+    # round 1 is a slow moment for the bot only: neither its ratio nor its p99 decides the verdict alone
+    results.http = [level(BARE, 1000.0, 40.0, 1), level(BOT, 500.0, 120.0, 1),
+                    level(BOT, 850.0, 48.0, 2), level(BARE, 1000.0, 40.0, 2),
+                    level(BARE, 1000.0, 40.0, 3), level(BOT, 900.0, 45.0, 3),
                     level(f"{BOT} (100,000 entries)", 10.0, 900.0, 1)]
     ack, throughput = results.targets()
-    assert ack.met and ack.measured.startswith("48.0 ms (median of 3 rounds: 45.0, 120.0, 48.0")
-    assert throughput.met and throughput.measured.startswith("0.850x (median of 3 rounds: 0.900x, 0.500x, 0.850x")
+    assert ack.met and ack.measured.startswith("48.0 ms (median of 3 rounds: 120.0, 48.0, 45.0")
+    assert throughput.met and throughput.measured.startswith("0.850x (median of 3 rounds: 0.500x, 0.850x, 0.900x")
     assert [p.bot.round for p in results.pairs()[50]] == [1, 2, 3]
+
+
+def test_a_round_in_which_no_ack_came_back_counts_as_the_slowest() -> None:
+    from bench.load import BARE, BOT, Level
+    from bench.results import Results
+
+    def level(app: str, ok: int, p99: float, round_number: int) -> Level:
+        return Level(app, 50, 100, ok, 1.0, float(ok), 5.0, p99, p99, None, None, 1.0, 0.9, round_number)
+
+    def run(failed: set[int]) -> Results:
+        results = Results("full", "python -m bench", "now", {})
+        results.http = [lv for n in (1, 2, 3) for lv in (level(BARE, 100, 40.0, n),
+                        level(BOT, 0, float("nan"), n) if n in failed else level(BOT, 100, 45.0 + n, n))]
+        return results
+
+    for failed in (1, 2, 3):  # wherever it falls, the failed round sorts last: the median is the slower other
+        ack = run({failed}).targets()[0]
+        slower = max(45.0 + n for n in (1, 2, 3) if n != failed)
+        assert ack.met and ack.measured.startswith(f"{slower:.1f} ms (median of 3 rounds:")
+    assert not run({1, 3}).targets()[0].met
