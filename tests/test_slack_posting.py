@@ -13,7 +13,7 @@ from bot.slack.posting import SDK_LOGGERS, make_client, tls_context, tls_for
 @pytest.fixture
 def sdk_loggers() -> Iterator[list[logging.Logger]]:
     """slack_sdk's loggers as a fresh process has them (level unset); every level is restored after the test
-    with setLevel, which also drops the answers loggers cache."""
+    with setLevel, which also clears what the loggers cached of isEnabledFor's answers."""
     loggers = [logging.getLogger(name) for name in SDK_LOGGERS]
     root = logging.getLogger()
     before = [(logger, logger.level) for logger in (*loggers, root)]

@@ -216,8 +216,9 @@ def pack(units: list[list[Block]]) -> list[Message]:
     size = 0
     for unit in units:
         sizes = [len(block_text(b)) for b in unit]
-        whole = _fits(len(unit), sum(sizes))
-        for chunk, chunk_size in [(unit, sum(sizes))] if whole else [([b], n) for b, n in zip(unit, sizes)]:
+        unit_size = sum(sizes)
+        chunks = [(unit, unit_size)] if _fits(len(unit), unit_size) else [([b], n) for b, n in zip(unit, sizes)]
+        for chunk, chunk_size in chunks:
             if current and not _fits(len(current) + len(chunk), size + chunk_size):
                 messages.append(message(current))
                 current, size = [], 0
